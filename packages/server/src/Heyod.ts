@@ -1,0 +1,40 @@
+/**
+ * heyod assembled: configuration, state store, runtime driver, engine and HTTP server on
+ * 127.0.0.1. Used by the `heyod` command and by programs that embed a server (the demo, tests).
+ */
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import * as path from "node:path"
+import * as Sandboxes from "./engine/Sandboxes.js"
+import { app } from "./http/heyo/HeyoApp.js"
+import * as NamespaceRuntime from "./runtime/NamespaceRuntime.js"
+import { defaults, type Options, ServerConfig } from "./ServerConfig.js"
+import * as Store from "./state/Store.js"
+
+export { defaults, type Options }
+
+/** The whole server as a Layer; it listens once built and stops cleanly when released. */
+export const layer = (overrides: Partial<Options> = {}) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const options: Options = { ...defaults, ...overrides, dataDir: path.resolve(overrides.dataDir ?? defaults.dataDir) }
+    yield* Effect.sync(() => fs.mkdirSync(options.dataDir, { recursive: true }))
+    const config = Layer.succeed(ServerConfig, options)
+    const engine = Sandboxes.layer.pipe(
+      Layer.provide(Store.layer(options.dataDir)),
+      Layer.provide(NamespaceRuntime.layer({ dataDir: options.dataDir, storage: options.storage })),
+      Layer.provide(config)
+    )
+    return HttpServer.serve(app).pipe(
+      Layer.provide(engine),
+      Layer.provide(config),
+      Layer.provideMerge(NodeHttpServer.layer(() => http.createServer(), { port: options.port, host: "127.0.0.1" }))
+    )
+  }))
+
+/** The base URL a built server listens on. */
+export const url = Effect.map(HttpServer.HttpServer, (server) =>
+  server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : `unix:${server.address.path}`)

@@ -1,0 +1,51 @@
+/**
+ * Heyo-dialect error responses: the status codes of reference/heyo-api.md §2.9 and the body
+ * `{"message": "..."}`, always with a human-readable message.
+ */
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type { EngineError } from "../../engine/EngineError.js"
+import type { BadRequest, PayloadTooLarge, Unauthorized } from "../HttpErrors.js"
+
+export type HeyoRouteError = EngineError | BadRequest | PayloadTooLarge | Unauthorized
+
+export const statusOf = (error: HeyoRouteError): number => {
+  switch (error._tag) {
+    case "SandboxNotFound":
+      return 404
+    case "InvalidRequest":
+    case "BadRequest":
+      return 400
+    case "Unauthorized":
+      return 401
+    case "Conflict":
+      return 409
+    case "PayloadTooLarge":
+      return 413
+    case "TimedOut":
+      return 504
+    case "HostFailure":
+      return 500
+    case "FileFailed":
+      switch (error.reason) {
+        case "NotFound":
+          return 404
+        case "Other":
+          return 500
+        default:
+          return 400
+      }
+  }
+}
+
+export const errorResponse = (status: number, message: string) =>
+  HttpServerResponse.unsafeJson({ message }, { status })
+
+export const fromError = (error: HeyoRouteError) => errorResponse(statusOf(error), error.message)
+
+/** A bug in heyod still answers in the dialect's shape, and is logged with its cause. */
+export const fromDefect = (cause: Cause.Cause<unknown>) =>
+  Effect.logError("request failed unexpectedly", cause).pipe(
+    Effect.as(errorResponse(500, `internal error: ${Cause.pretty(cause).split("\n")[0]}`))
+  )
