@@ -361,9 +361,13 @@ export const remove = (dirs: ReadonlyArray<string>, sandboxId?: string): Effect.
     const present = dirs.filter(isDir)
     if (present.length === 0) return
     // a child is the same group in every hierarchy: remove it across all of them at once
-    const children = new Set(present.flatMap((dir) =>
-      fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)
-    ))
+    const children = new Set(present.flatMap((dir) => {
+      try {
+        return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)
+      } catch {
+        return []
+      }
+    }))
     for (const child of children) yield* remove(present.map((dir) => path.join(dir, child)), sandboxId)
     yield* killAll(present)
     // rmdir can briefly see EBUSY while the last exiting task is being detached

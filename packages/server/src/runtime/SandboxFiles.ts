@@ -16,13 +16,13 @@ export const env: Readonly<Record<string, string>> = { LC_ALL: "C" }
 export const readArgv = (file: string): ReadonlyArray<string> => ["cat", "--", file]
 
 /**
- * Creates the parent directories, then streams stdin into the file (truncating it, keeping its
- * mode and owner when it exists).
+ * Creates the parent directories (a builtin test first: mkdir is one more exec, rarely needed),
+ * then streams stdin into the file (truncating it, keeping its mode and owner when it exists).
  */
 export const writeArgv = (file: string): ReadonlyArray<string> => [
   "/bin/sh",
   "-c",
-  "mkdir -p -- \"$1\" && exec cat > \"$2\"",
+  "[ -d \"$1\" ] || mkdir -p -- \"$1\" || exit; exec cat > \"$2\"",
   "heyo-write",
   path.posix.dirname(file),
   file
