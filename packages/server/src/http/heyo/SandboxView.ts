@@ -28,7 +28,8 @@ export const sandboxInfo = (record: SandboxRecord): HeyoSandbox.SandboxInfo => {
     guestIp: null,
     metadata: record.metadata ?? null,
     createdAt: record.createdAt,
-    cpus: limits.cpus,
+    // The wire's cpus is a whole number of vCPUs; micro and mini get a fractional CPU quota.
+    cpus: Math.ceil(limits.cpus),
     memory: limits.memoryBytes,
     backendType: "bubblewrap"
   })
