@@ -18,7 +18,7 @@ import { ServerConfig } from "../ServerConfig.js"
 import type { SandboxRecord } from "../state/SandboxRecord.js"
 import { Store } from "../state/Store.js"
 import { Conflict, FileFailed, HostFailure, InvalidRequest, SandboxNotFound, TimedOut } from "./EngineError.js"
-import { KeyedLock } from "./KeyedLock.js"
+import { KeyedLock } from "../internal/KeyedLock.js"
 import { defaultSizeClass, sizeClasses } from "./SizeClass.js"
 
 export interface CreateSpec {

@@ -23,6 +23,7 @@ import * as path from "node:path"
 import * as Cgroups from "./Cgroups.js"
 import * as DataDirLock from "./DataDirLock.js"
 import * as Images from "./Images.js"
+import { KeyedLock } from "../internal/KeyedLock.js"
 import * as Init from "./Init.js"
 import * as InstanceId from "./InstanceId.js"
 import * as Join from "./Join.js"
@@ -42,7 +43,6 @@ import {
   type StartSpec
 } from "./Runtime.js"
 import * as SandboxFiles from "./SandboxFiles.js"
-import { SandboxLocks } from "./SandboxLocks.js"
 import * as Storage from "./Storage.js"
 import * as UserNamespace from "./UserNamespace.js"
 
@@ -105,7 +105,7 @@ export const make = (options: Options) =>
     const scope = yield* Effect.scope
 
     const running = new Map<string, Running>()
-    const locks = new SandboxLocks()
+    const locks = new KeyedLock()
 
     const validId = (id: string) =>
       idPattern.test(id)

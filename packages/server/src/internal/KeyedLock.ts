@@ -1,4 +1,8 @@
-/** One mutex per key: lifecycle operations on one sandbox run one at a time, others in parallel. */
+/**
+ * One mutex per key: lifecycle operations on one sandbox (create, start, stop, destroy) run one
+ * at a time, so a stop racing a start never unmounts under it; other keys proceed in parallel.
+ * Used by the engine and the runtime driver alike.
+ */
 import * as Effect from "effect/Effect"
 
 export class KeyedLock {
