@@ -300,6 +300,24 @@ describe("Heyo wire, no API key", () => {
       expect(code.exit_code).toBe(1)
     })
 
+    it("concurrent execs on one sandbox all succeed with their own output (not the daemon's §2.2 trap)", async () => {
+      const id = await main()
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => exec(client, id, `sleep 0.3; echo job-${i}; echo err-${i} >&2; exit ${i}`))
+      )
+      expect(results.map((r) => [r.stdout, r.stderr, r.exit_code])).toEqual(
+        Array.from({ length: 6 }, (_, i) => [`job-${i}\n`, `err-${i}\n`, i])
+      )
+    })
+
+    it("a large output (2 MiB) comes back whole", async () => {
+      const id = await main()
+      const big = await exec(client, id, "head -c 2097152 /dev/zero | tr '\\0' 'a'")
+      expect(big.exit_code).toBe(0)
+      expect(big.stdout.length).toBe(2_097_152)
+      expect(/^a+$/.test(big.stdout)).toBe(true)
+    })
+
     it("a missing or non-string command is 400 naming command", async () => {
       const id = await main()
       expectError(await client.post(`/sandbox/${id}/exec`, {}), 400, "command")

@@ -11,6 +11,7 @@ import {
   b64,
   Client,
   exec,
+  expectError,
   expectJson,
   expectStatus,
   randomSuffix,
@@ -30,14 +31,25 @@ const hostBody = (label: string, size_class = "small") => ({
 
 const hostProcessCount = () => fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).length
 
-/** Host processes whose command line contains `needle` (NUL-separated arguments joined by spaces). */
+/**
+ * The instance id of the heyod under test: its sandboxes' processes sit in `heyo-<instance>`
+ * cgroups, which keeps these checks blind to other heyods (a developer's, a parallel run).
+ */
+let instance = ""
+
+/**
+ * Host processes of this heyod's sandboxes whose command line contains `needle` (NUL-separated
+ * arguments joined by spaces).
+ */
 const hostProcesses = (needle: string): Array<string> => {
   const found: Array<string> = []
   for (const pid of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
     try {
       const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim()
-      if (cmdline.includes(needle)) found.push(`${pid}: ${cmdline}`)
+      if (!cmdline.includes(needle)) continue
+      if (!fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(`/heyo-${instance}/`)) continue
+      found.push(`${pid}: ${cmdline}`)
     } catch {
       // exited while we looked
     }
@@ -64,6 +76,7 @@ describe("sandbox isolation", () => {
 
   beforeAll(async () => {
     heyod = await Heyod.start()
+    instance = fs.readFileSync(`${heyod.dataDir}/instance-id`, "utf8").trim()
     client = new Client(heyod.url)
     sandboxes = new Sandboxes(client)
     a = await sandboxes.running(hostBody("a"))
@@ -169,10 +182,17 @@ describe("sandbox isolation", () => {
 
     it("the hostname is the sandbox's own; changing it leaves the host's alone", async () => {
       const hostName = os.hostname()
-      const inside = await exec(client, b, `hostname; hostname heyo-renamed-${run} 2>&1; hostname`)
-      expect(inside.stdout.split("\n")[0], "the sandbox shows the host's hostname").not.toBe(hostName)
-      expect(os.hostname(), "the host's hostname changed").toBe(hostName)
-      expect(fs.readFileSync("/proc/sys/kernel/hostname", "utf8").trim()).toBe(hostName)
+      try {
+        const inside = await exec(client, b, `hostname; hostname heyo-renamed-${run} 2>&1; hostname`)
+        expect(inside.stdout.split("\n")[0], "the sandbox shows the host's hostname").not.toBe(hostName)
+        expect(os.hostname(), "the host's hostname changed").toBe(hostName)
+        expect(fs.readFileSync("/proc/sys/kernel/hostname", "utf8").trim()).toBe(hostName)
+      } finally {
+        // Should isolation be broken, give the host its name back.
+        if (fs.readFileSync("/proc/sys/kernel/hostname", "utf8").trim() !== hostName) {
+          fs.writeFileSync("/proc/sys/kernel/hostname", hostName)
+        }
+      }
     })
   })
 
@@ -196,6 +216,23 @@ describe("sandbox isolation", () => {
           if (fs.readFileSync(file, "utf8").trim() !== before[i]) fs.writeFileSync(file, `${before[i]}\n`)
         })
       }
+    })
+
+    it("the host's /usr, shared read-only by the host image, cannot be written from inside", async () => {
+      const target = `/usr/bin/heyo-escape-usr-${randomSuffix()}`
+      escapePaths.push(target)
+      const touch = await exec(client, b, `touch ${target} 2>&1; echo rc=$?`)
+      expect(touch.stdout, `creating ${target} inside: ${JSON.stringify(touch)}`).not.toContain("rc=0")
+      const write = await client.post(`/sandbox/${b}/write-file`, { file_path: target, content: b64("x") })
+      expect(write.status >= 400 && write.status < 600, `write-file into /usr: ${show(write)}`).toBe(true)
+      expectError(write, write.status)
+      expect(fs.existsSync(target), `${target} appeared on the host`).toBe(false)
+
+      // Touching an existing binary (harmless if it went through: only the mtime would move).
+      const env = fs.statSync("/usr/bin/env")
+      const retouch = await exec(client, b, "touch -c /usr/bin/env 2>&1; echo rc=$?")
+      expect(retouch.stdout, JSON.stringify(retouch)).not.toContain("rc=0")
+      expect(fs.statSync("/usr/bin/env").mtimeMs, "host /usr/bin/env mtime").toBe(env.mtimeMs)
     })
 
     it("root inside is not host root: shifted uid map, no device nodes, no host block devices", async () => {
