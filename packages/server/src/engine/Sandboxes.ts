@@ -13,7 +13,8 @@ import * as Schedule from "effect/Schedule"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Runtime, type ExecOutput, type ExecSpec } from "../runtime/Runtime.js"
+import type * as Scope from "effect/Scope"
+import { Runtime, type ExecOutput, type ExecSpec, type Process } from "../runtime/Runtime.js"
 import { ServerConfig } from "../ServerConfig.js"
 import type { SandboxRecord } from "../state/SandboxRecord.js"
 import { Store } from "../state/Store.js"
@@ -43,6 +44,14 @@ export interface ExecRequest {
   readonly env?: Readonly<Record<string, string>> | undefined
 }
 
+/** A command streamed rather than collected: argv as given, no shell in between. */
+export interface SpawnRequest {
+  readonly argv: ReadonlyArray<string>
+  readonly cwd?: string | undefined
+  readonly env?: Readonly<Record<string, string>> | undefined
+  readonly stdin: boolean
+}
+
 export interface Service {
   readonly create: (spec: CreateSpec) => Effect.Effect<SandboxRecord, InvalidRequest | Conflict>
   readonly list: (name?: string) => Effect.Effect<ReadonlyArray<SandboxRecord>>
@@ -58,6 +67,11 @@ export interface Service {
     id: string,
     request: ExecRequest
   ) => Effect.Effect<ExecOutput, SandboxNotFound | Conflict | HostFailure | TimedOut>
+  /** Starts a streamed command; closing the Scope kills its process group. */
+  readonly spawn: (
+    id: string,
+    request: SpawnRequest
+  ) => Effect.Effect<Process, SandboxNotFound | Conflict | HostFailure, Scope.Scope>
   /** `filePath` is relative to `mountPath` unless absolute; either way it resolves inside the sandbox. */
   readonly readFile: (
     id: string,
@@ -324,6 +338,22 @@ export const make = Effect.gen(function*() {
     )
   })
 
+  const spawn = Effect.fn("Sandboxes.spawn")(function*(id: string, request: SpawnRequest) {
+    yield* Effect.annotateCurrentSpan("sandbox.id", id)
+    const record = yield* get(id).pipe(Effect.flatMap(running))
+    return yield* runtime.spawn(id, {
+      argv: request.argv,
+      cwd: request.cwd ?? record.workingDirectory ?? defaultCwd,
+      env: baseEnv(record, request.env),
+      stdin: request.stdin
+    }).pipe(
+      Effect.catchTags({
+        RuntimeError: (e) => Effect.fail(hostFailure(e)),
+        SandboxNotRunning: (e) => Effect.fail(new Conflict({ message: e.message }))
+      })
+    )
+  })
+
   const resolvePath = (filePath: string, mountPath: string) =>
     path.posix.isAbsolute(filePath) ? path.posix.normalize(filePath) : path.posix.join(mountPath, filePath)
 
@@ -412,6 +442,7 @@ export const make = Effect.gen(function*() {
     }),
     setTtl,
     exec,
+    spawn,
     readFile,
     writeFile
   })

@@ -40,6 +40,7 @@ import {
   SandboxFileError,
   SandboxNotRunning,
   type Service,
+  type SpawnSpec,
   type StartSpec
 } from "./Runtime.js"
 import * as SandboxFiles from "./SandboxFiles.js"
@@ -324,6 +325,13 @@ export const make = (options: Options) =>
       } satisfies ExecOutput
     })
 
+    const spawn = Effect.fn("Runtime.spawn")(function*(id: string, spec: SpawnSpec) {
+      const entry = yield* target(id)
+      const inner = yield* Join.command(spec, entry.hostname, id)
+      const command = Join.inCgroups(tools, entry.cgroups, Join.nsenter(tools, entry.init.pid, inner))
+      return yield* Processes.spawnStreaming(command.file, command.args, { stdin: spec.stdin, operation: "spawn", sandboxId: id })
+    })
+
     const spawnBackground = Effect.fn("Runtime.spawnBackground")(function*(id: string, spec: ExecSpec, logFile: string) {
       const entry = yield* target(id)
       const inner = yield* Join.command(spec, entry.hostname, id)
@@ -392,6 +400,7 @@ export const make = (options: Options) =>
           return entry !== undefined && alive(entry)
         }),
       exec,
+      spawn,
       spawnBackground,
       readFile,
       writeFile

@@ -6,12 +6,16 @@
  * heyod spawned would leave the command running; every such process is therefore spawned
  * `detached` (its own process group) and killed through the group.
  */
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { type ChildProcess, spawn } from "node:child_process"
 import type * as net from "node:net"
 import * as os from "node:os"
+import type { Readable } from "node:stream"
 import { hostEnv } from "./HostCommand.js"
-import { RuntimeError } from "./Runtime.js"
+import { type Process, RuntimeError } from "./Runtime.js"
 
 /** SIGKILL to a whole process group; a group that is gone already is fine. */
 export const killGroup = (pgid: number | undefined) => {
@@ -188,4 +192,159 @@ export const spawnDetached = (
       child.unref()
       resume(Effect.succeed(child.pid!))
     })
+  })
+
+/** After the command exits, a pipe that stays empty this long is held only by background children. */
+const quietAfterExitMs = 25
+
+/** Whether the command exited, and who waits to hear it; plain callbacks, read from Node events. */
+interface ExitWatch {
+  exited: boolean
+  readonly listeners: Set<() => void>
+}
+
+/**
+ * A pull-based Stream over a paused Readable: each pull takes what is buffered or waits for more,
+ * so nothing is read ahead of the consumer. Once the command has exited, a pull that finds the
+ * pipe empty for `quietAfterExitMs` ends the stream; the pipe is then drained and discarded so
+ * background children holding it never die of SIGPIPE.
+ */
+const pipeStream = (readable: Readable, exit: ExitWatch): Stream.Stream<Uint8Array> => {
+  let ended = false
+  readable.once("end", () => (ended = true))
+  readable.once("close", () => (ended = true))
+  readable.on("error", () => (ended = true))
+  const abandon = () => {
+    ended = true
+    readable.on("data", () => {})
+    ;(readable as net.Socket).unref?.()
+  }
+  const pull = Effect.async<Uint8Array, Option.Option<never>>((resume) => {
+    let timer: NodeJS.Timeout | undefined
+    const quiet = () => {
+      if (timer === undefined) {
+        timer = setTimeout(() => {
+          cleanup()
+          abandon()
+          resume(Effect.fail(Option.none()))
+        }, quietAfterExitMs)
+      }
+    }
+    const cleanup = () => {
+      readable.off("readable", attempt)
+      readable.off("end", attempt)
+      readable.off("close", attempt)
+      exit.listeners.delete(quiet)
+      if (timer !== undefined) clearTimeout(timer)
+    }
+    function attempt(): boolean {
+      const chunk: Buffer | null = ended ? null : readable.read()
+      if (chunk !== null) {
+        cleanup()
+        resume(Effect.succeed(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)))
+        return true
+      }
+      if (ended || readable.readableEnded || readable.destroyed) {
+        cleanup()
+        resume(Effect.fail(Option.none()))
+        return true
+      }
+      return false
+    }
+    if (attempt()) return
+    readable.on("readable", attempt)
+    readable.once("end", attempt)
+    readable.once("close", attempt)
+    if (exit.exited) quiet()
+    else exit.listeners.add(quiet)
+    return Effect.sync(cleanup)
+  })
+  return Stream.repeatEffectOption(pull)
+}
+
+/**
+ * Spawns `file args` in its own process group with piped output, for streaming. Closing the
+ * Scope SIGKILLs the group and waits (briefly) for the exit.
+ */
+export const spawnStreaming = (
+  file: string,
+  args: ReadonlyArray<string>,
+  options: { readonly stdin: boolean; readonly operation: string; readonly sandboxId: string }
+) =>
+  Effect.gen(function*() {
+    const exitCode = yield* Deferred.make<number>()
+    const exit: ExitWatch = { exited: false, listeners: new Set() }
+    const child = yield* Effect.acquireRelease(
+      Effect.async<ChildProcess, RuntimeError>((resume) => {
+        const fail = (message: string) =>
+          resume(Effect.fail(new RuntimeError({ operation: options.operation, sandboxId: options.sandboxId, message })))
+        let child: ChildProcess
+        try {
+          child = spawn(file, args, {
+            detached: true,
+            cwd: "/",
+            env: hostEnv,
+            stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"]
+          })
+        } catch (error) {
+          fail(error instanceof Error ? error.message : String(error))
+          return
+        }
+        child.once("exit", (code, signal) => {
+          exit.exited = true
+          Deferred.unsafeDone(exitCode, Effect.succeed(exitCodeOf(code, signal)))
+          for (const listener of exit.listeners) listener()
+          exit.listeners.clear()
+        })
+        child.once("error", (error) => fail(error.message))
+        child.once("spawn", () => resume(Effect.succeed(child)))
+        // A command that exits without reading its stdin makes writes fail with EPIPE: harmless.
+        child.stdin?.on("error", () => {})
+      }),
+      (child) =>
+        Effect.promise(() => {
+          if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+          killGroup(child.pid)
+          return Promise.race([
+            new Promise<void>((resolve) => child.once("exit", () => resolve())),
+            new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())
+          ])
+        })
+    )
+    const stdin = child.stdin
+    const write = (data: Uint8Array) =>
+      Effect.async<void>((resume) => {
+        if (stdin === null || stdin.destroyed || stdin.writableEnded) return resume(Effect.void)
+        if (stdin.write(data)) return resume(Effect.void)
+        const done = () => {
+          stdin.off("drain", done)
+          stdin.off("close", done)
+          resume(Effect.void)
+        }
+        stdin.on("drain", done)
+        stdin.on("close", done)
+        return Effect.sync(() => {
+          stdin.off("drain", done)
+          stdin.off("close", done)
+        })
+      })
+    const process: Process = {
+      pid: child.pid!,
+      stdout: pipeStream(child.stdout!, exit),
+      stderr: pipeStream(child.stderr!, exit),
+      write,
+      endStdin: Effect.sync(() => {
+        if (stdin !== null && !stdin.writableEnded) stdin.end()
+      }),
+      signal: (signal) =>
+        Effect.sync(() => {
+          try {
+            globalThis.process.kill(-child.pid!, signal)
+          } catch {
+            // the group is gone
+          }
+        }),
+      exitCode: Deferred.await(exitCode)
+    }
+    return process
   })

@@ -7,6 +7,8 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 
 /** A host operation failed (mount, cgroup write, spawn...). The message names what and why. */
 export class RuntimeError extends Schema.TaggedError<RuntimeError>()("RuntimeError", {
@@ -76,6 +78,36 @@ export interface ExecOutput {
   readonly exitCode: number
 }
 
+export interface SpawnSpec {
+  readonly argv: ReadonlyArray<string>
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string>>
+  /** true: stdin is a pipe fed through `write` and closed by `endStdin`; false: /dev/null. */
+  readonly stdin: boolean
+}
+
+/**
+ * A command running in a sandbox, streamed. Output is read only as the streams are pulled, so a
+ * slow reader stalls the command on a full pipe instead of growing heyod's memory.
+ */
+export interface Process {
+  /** Host pid of the process group leader. */
+  readonly pid: number
+  /**
+   * End when the command's pipe closes, or once the command has exited and the pipe stays
+   * empty: a background child (`server &`) holding the pipe never keeps them open.
+   */
+  readonly stdout: Stream.Stream<Uint8Array>
+  readonly stderr: Stream.Stream<Uint8Array>
+  /** Resolves once the pipe accepted the bytes; writes after the command exited are dropped. */
+  readonly write: (data: Uint8Array) => Effect.Effect<void>
+  readonly endStdin: Effect.Effect<void>
+  /** Signals the whole process group; a group that is gone is fine. */
+  readonly signal: (signal: NodeJS.Signals) => Effect.Effect<void>
+  /** The exit code once the command exits; 128+N when killed by signal N. */
+  readonly exitCode: Effect.Effect<number>
+}
+
 export interface RuntimeInfo {
   readonly storage: "btrfs" | "dir"
   readonly cgroups: "v1" | "v2" | "none"
@@ -102,6 +134,14 @@ export interface Service {
    * the command's whole process group.
    */
   readonly exec: (id: string, spec: ExecSpec) => Effect.Effect<ExecOutput, RuntimeError | SandboxNotRunning>
+  /**
+   * Starts a command joined into the running sandbox, as `exec` does, with its output streamed.
+   * Closing the Scope kills the command's whole process group.
+   */
+  readonly spawn: (
+    id: string,
+    spec: SpawnSpec
+  ) => Effect.Effect<Process, RuntimeError | SandboxNotRunning, Scope.Scope>
   /**
    * Starts a command in the background inside the sandbox (e.g. `start_command`); its output is
    * appended to `logFile` on the host. Returns once it is spawned.

@@ -5,6 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import {
   Runtime,
   SandboxFileError,
@@ -60,6 +61,23 @@ export const make = (handler: (id: string, spec: ExecSpec) => ExecOutput = () =>
         Effect.sync(() => {
           state.execs.push({ id, spec })
           return handler(id, spec)
+        })),
+    // A streamed command answers with the same handler, all at once; stdin is accepted and dropped.
+    spawn: (id, spec) =>
+      whenRunning(id, () =>
+        Effect.sync(() => {
+          const execSpec: ExecSpec = { argv: spec.argv, cwd: spec.cwd, env: spec.env }
+          state.execs.push({ id, spec: execSpec })
+          const out = handler(id, execSpec)
+          return {
+            pid: 1,
+            stdout: out.stdout.byteLength === 0 ? Stream.empty : Stream.make(out.stdout),
+            stderr: out.stderr.byteLength === 0 ? Stream.empty : Stream.make(out.stderr),
+            write: () => Effect.void,
+            endStdin: Effect.void,
+            signal: () => Effect.void,
+            exitCode: Effect.succeed(out.exitCode)
+          }
         })),
     spawnBackground: (id, spec, logFile) =>
       whenRunning(id, () => Effect.sync(() => void state.background.push({ id, spec, logFile }))),
