@@ -24,10 +24,12 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as HeyoError from "./HeyoError.js"
 import * as Http from "./internal/http.js"
+import * as WebSocket from "./internal/webSocket.js"
 
 /** @since 0.1.0 */
 export const DEFAULT_BASE_URL = "https://server.heyo.computer"
@@ -75,6 +77,24 @@ export interface StreamOptions extends RequestOptions {
   readonly idleTimeout?: Duration.DurationInput | undefined
 }
 
+/** A WebSocket upgrade, in wire terms. @since 0.1.0 */
+export interface WebSocketOptions {
+  /** Relative to the base URL (`http` becomes `ws`); build it with `path`. */
+  readonly path: string
+  /** Repeated keys are allowed, in order. */
+  readonly query?: ReadonlyArray<readonly [string, string]> | undefined
+}
+
+/** An open WebSocket, bounded in memory: unread messages past 1 MiB stop the socket being read. @since 0.1.0 */
+export interface WebSocketConnection {
+  /** Text frames as strings, binary frames as bytes; ends when the socket closes. */
+  readonly messages: Stream.Stream<string | Uint8Array, HeyoError.Connection>
+  /** Resolves once the socket has room again (real backpressure on the writer). */
+  readonly send: (data: Uint8Array | string) => Effect.Effect<void, HeyoError.Connection>
+  /** The close code once the socket closed. */
+  readonly closeCode: Effect.Effect<Option.Option<number>>
+}
+
 /** Reading capabilities never fails with NotFound: a 404 means "no extensions". @since 0.1.0 */
 export type CapabilitiesError = Exclude<HeyoError.HttpError, HeyoError.NotFound>
 
@@ -93,6 +113,12 @@ export interface Service {
   readonly stream: (options: StreamOptions) => Stream.Stream<Uint8Array, HeyoError.HttpError>
   /** `GET /capabilities`, read once per client; a server without the route (404) has no features. */
   readonly capabilities: Effect.Effect<HeyoServer.Capabilities, CapabilitiesError>
+  /**
+   * Opens a WebSocket with the bearer header for the Scope's lifetime (closing the Scope closes
+   * it). A refused upgrade fails like an HTTP call with that status; the client's timeout bounds
+   * the upgrade.
+   */
+  readonly webSocket: (options: WebSocketOptions) => Effect.Effect<WebSocketConnection, HeyoError.HttpError, Scope.Scope>
   /** Fails with Unsupported unless the server lists `feature` in its capabilities. */
   readonly requireFeature: (feature: string) => Effect.Effect<void, HeyoError.Unsupported | CapabilitiesError>
 }
@@ -218,7 +244,9 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       }
     })
 
-    return HeyoClient.of({ baseUrl, apiKey, timeout, httpClient, execute, json, stream, capabilities, requireFeature })
+    const webSocket = (o: WebSocketOptions) => WebSocket.connect({ baseUrl, apiKey, timeout }, o)
+
+    return HeyoClient.of({ baseUrl, apiKey, timeout, httpClient, execute, json, stream, webSocket, capabilities, requireFeature })
   })
 
 /** @since 0.1.0 */

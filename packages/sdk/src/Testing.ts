@@ -58,6 +58,10 @@ export interface CommandContext {
   readonly env: Readonly<Record<string, string>> | undefined
   /** The sandbox's files, so a handler can act like `cat` or a build writing output. */
   readonly files: MemoryFiles
+  /** Everything a `Commands.stream` caller sent as stdin; undefined for `run` and stdin-less streams. */
+  readonly stdin?: Uint8Array | undefined
+  /** The positional parameters a `Commands.stream` caller passed (`$1...`). */
+  readonly args?: ReadonlyArray<string> | undefined
 }
 
 /**

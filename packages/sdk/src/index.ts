@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as Commands from "./Commands.js"
+export * as ExecEvent from "./ExecEvent.js"
 export * as Files from "./Files.js"
 export * as HeyoClient from "./HeyoClient.js"
 export * as HeyoError from "./HeyoError.js"

@@ -2,7 +2,9 @@
 import { HeyoExec, HeyoFiles, HeyoSandbox } from "@heyo-effect/protocol"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as Commands from "../Commands.js"
+import * as ExecEvent from "../ExecEvent.js"
 import * as HeyoError from "../HeyoError.js"
 import type * as Testing from "../Testing.js"
 import { CREATE_DEFAULTS, createBody, type SandboxBackend, sandboxFrom, toSeconds } from "./sandbox.js"
@@ -125,7 +127,12 @@ export const makeMemory = (options: Testing.Options) => {
       })
   }
 
-  const commands = commandsFrom((id, command, o) =>
+  const answer = (
+    id: HeyoSandbox.SandboxId,
+    command: string,
+    o: Commands.RunOptions,
+    streamed: { readonly stdin?: Uint8Array | undefined; readonly args?: ReadonlyArray<string> | undefined } = {}
+  ) =>
     Effect.gen(function*() {
       yield* encode(HeyoExec.ExecRequest, new HeyoExec.ExecRequest({ command, cwd: o.cwd, env: o.env }, true))
       const call = `POST /sandbox/${id}/exec`
@@ -135,12 +142,34 @@ export const makeMemory = (options: Testing.Options) => {
       }
       executed.push({ sandboxId: id, command, cwd: o.cwd, env: o.env })
       const files = memoryFiles(s.files, o.cwd === undefined ? HeyoFiles.DefaultMountPath : resolvePath(HeyoFiles.DefaultMountPath, o.cwd))
-      const answer = (options.exec ?? defaultExec)(id, command, { cwd: o.cwd, env: o.env, files })
+      const answer = (options.exec ?? defaultExec)(id, command, { cwd: o.cwd, env: o.env, files, ...streamed })
       const out = Effect.isEffect(answer) ? yield* answer : answer
       const stdout = out.stdout ?? ""
       const stderr = out.stderr ?? ""
       return new Commands.CommandResult({ stdout, stderr, output: out.output ?? stdout + stderr, exitCode: out.exitCode ?? 0 })
     })
+
+  // The same handler streamed: stdin is read to its end first, then the answer comes as at most
+  // one Stdout, one Stderr and the Exit (its code wrapped to a byte, as on the wire).
+  const commands = commandsFrom(
+    (id, command, o) => answer(id, command, o),
+    <E>(id: HeyoSandbox.SandboxId, command: string, o: Commands.StreamOptions<E>) =>
+      Effect.gen(function*() {
+        const stdin = o.stdin === undefined
+          ? undefined
+          : yield* Stream.runFold(o.stdin, new Uint8Array(0), (all, chunk) => {
+            const next = new Uint8Array(all.byteLength + chunk.byteLength)
+            next.set(all)
+            next.set(chunk, all.byteLength)
+            return next
+          })
+        const result = yield* answer(id, command, { cwd: o.cwd, env: o.env }, { stdin, args: o.args })
+        const events: Array<ExecEvent.ExecEvent> = []
+        if (result.stdout !== "") events.push(ExecEvent.Stdout({ data: encoder.encode(result.stdout) }))
+        if (result.stderr !== "") events.push(ExecEvent.Stderr({ data: encoder.encode(result.stderr) }))
+        events.push(ExecEvent.Exit({ exitCode: result.exitCode & 0xff }))
+        return Stream.fromIterable(events)
+      }).pipe(Stream.unwrap)
   )
 
   const files = filesFrom({

@@ -6,7 +6,9 @@
 import { HeyoExec, HeyoFiles, HeyoSandbox } from "@heyo-effect/protocol"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type * as Commands from "../Commands.js"
+import type * as ExecEvent from "../ExecEvent.js"
 import type * as Files from "../Files.js"
 import * as HeyoError from "../HeyoError.js"
 import { describeIssues } from "./http.js"
@@ -25,7 +27,13 @@ export type Exec = (
   options: Commands.RunOptions
 ) => Effect.Effect<HeyoExec.ExecResponse, HeyoError.HttpError>
 
-export const commandsFrom = (exec: Exec): Commands.Service => {
+export type ExecStream = <E>(
+  sandboxId: HeyoSandbox.SandboxId,
+  command: string,
+  options: Commands.StreamOptions<E>
+) => Stream.Stream<ExecEvent.ExecEvent, Commands.StreamError | E>
+
+export const commandsFrom = (exec: Exec, execStream: ExecStream): Commands.Service => {
   const run = Effect.fn("Commands.run")(function*(id: string, command: string, options?: Commands.RunOptions) {
     yield* Effect.annotateCurrentSpan("sandbox.id", id)
     return yield* exec(sandboxId(id), command, options ?? {})
@@ -44,7 +52,11 @@ export const commandsFrom = (exec: Exec): Commands.Service => {
     }
     return result
   })
-  return { run, runOrFail }
+  const stream = <E = never>(id: string, command: string, options?: Commands.StreamOptions<E>) =>
+    execStream(sandboxId(id), command, options ?? {}).pipe(
+      Stream.withSpan("Commands.stream", { attributes: { "sandbox.id": id }, captureStackTrace: false })
+    )
+  return { run, runOrFail, stream }
 }
 
 export interface FilesBackend {

@@ -1,0 +1,18 @@
+/**
+ * What a streamed command yields, in the order the server sent it: output chunks from stdout and
+ * stderr (kept apart), then exactly one `Exit`, last.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+
+/** @since 0.1.0 */
+export type ExecEvent = Data.TaggedEnum<{
+  readonly Stdout: { readonly data: Uint8Array }
+  readonly Stderr: { readonly data: Uint8Array }
+  /** 0-255, as the exec wire carries one byte; 128+N when the command died of signal N. */
+  readonly Exit: { readonly exitCode: number }
+}>
+
+/** @since 0.1.0 */
+export const { $is, $match, Exit, Stderr, Stdout } = Data.taggedEnum<ExecEvent>()
