@@ -5,12 +5,9 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import type { EngineError } from "../../engine/EngineError.js"
-import type { BadRequest, PayloadTooLarge, Unauthorized } from "../HttpErrors.js"
+import type { RouteError } from "../RouteError.js"
 
-export type HeyoRouteError = EngineError | BadRequest | PayloadTooLarge | Unauthorized
-
-export const statusOf = (error: HeyoRouteError): number => {
+export const statusOf = (error: RouteError): number => {
   switch (error._tag) {
     case "SandboxNotFound":
       return 404
@@ -42,7 +39,7 @@ export const statusOf = (error: HeyoRouteError): number => {
 export const errorResponse = (status: number, message: string) =>
   HttpServerResponse.unsafeJson({ message }, { status })
 
-export const fromError = (error: HeyoRouteError) => errorResponse(statusOf(error), error.message)
+export const fromError = (error: RouteError) => errorResponse(statusOf(error), error.message)
 
 /** A bug in heyod still answers in the dialect's shape, and is logged with its cause. */
 export const fromDefect = (cause: Cause.Cause<unknown>) =>

@@ -5,22 +5,10 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Auth from "../Auth.js"
-import { errorResponse, fromDefect, fromError, type HeyoRouteError } from "./ErrorResponse.js"
+import { isRouteError } from "../RouteError.js"
+import { errorResponse, fromDefect, fromError } from "./ErrorResponse.js"
 import { router } from "./HeyoRouter.js"
 
-const routeErrorTags: ReadonlySet<string> = new Set<HeyoRouteError["_tag"]>([
-  "SandboxNotFound",
-  "InvalidRequest",
-  "Conflict",
-  "FileFailed",
-  "HostFailure",
-  "TimedOut",
-  "BadRequest",
-  "PayloadTooLarge",
-  "Unauthorized"
-])
-
-const isRouteError = (error: { readonly _tag: string }): error is HeyoRouteError => routeErrorTags.has(error._tag)
 
 export const app = Auth.requireKey.pipe(
   Effect.zipRight(router),

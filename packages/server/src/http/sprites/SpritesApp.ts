@@ -6,22 +6,10 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Auth from "../Auth.js"
+import { isRouteError } from "../RouteError.js"
 import { router } from "./SpritesRouter.js"
-import { errorResponse, fromDefect, fromError, type SpritesRouteError, withVersion } from "./SpritesErrorResponse.js"
+import { errorResponse, fromDefect, fromError, withVersion } from "./SpritesErrorResponse.js"
 
-const routeErrorTags: ReadonlySet<string> = new Set<SpritesRouteError["_tag"]>([
-  "SandboxNotFound",
-  "InvalidRequest",
-  "Conflict",
-  "FileFailed",
-  "HostFailure",
-  "TimedOut",
-  "BadRequest",
-  "PayloadTooLarge",
-  "Unauthorized"
-])
-
-const isRouteError = (error: { readonly _tag: string }): error is SpritesRouteError => routeErrorTags.has(error._tag)
 
 export const prefix = "/v1/sprites"
 

@@ -5,10 +5,7 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import type { EngineError } from "../../engine/EngineError.js"
-import type { BadRequest, PayloadTooLarge, Unauthorized } from "../HttpErrors.js"
-
-export type SpritesRouteError = EngineError | BadRequest | PayloadTooLarge | Unauthorized
+import type { RouteError } from "../RouteError.js"
 
 /**
  * A release string: the Go SDK then uses path attach and the WebSocket signal (§1.3), which is
@@ -19,7 +16,7 @@ export const spriteVersion = "v0.1.0"
 export const withVersion = (response: HttpServerResponse.HttpServerResponse) =>
   HttpServerResponse.setHeader(response, "Sprite-Version", spriteVersion)
 
-const statusAndCode = (error: SpritesRouteError): readonly [number, string] => {
+const statusAndCode = (error: RouteError): readonly [number, string] => {
   switch (error._tag) {
     case "SandboxNotFound":
       return [404, "not_found"]
@@ -52,7 +49,7 @@ export const errorResponse = (status: number, error: string, message: string) =>
   withVersion(HttpServerResponse.unsafeJson({ error, message }, { status }))
 
 /** A missing sprite reads as the Sprites cloud says it ("sprite not found: x"), not as a sandbox. */
-export const fromError = (error: SpritesRouteError) => {
+export const fromError = (error: RouteError) => {
   const [status, code] = statusAndCode(error)
   const message = error._tag === "SandboxNotFound" ? `sprite not found: ${error.sandboxId}` : error.message
   return errorResponse(status, code, message)
