@@ -61,7 +61,7 @@ describe("Sprites exec WebSocket, non-TTY", () => {
   let client: Client
   let id = ""
   beforeAll(async () => {
-    heyod = await Heyod.start()
+    heyod = await Heyod.start({ args: ["--exec-linger", "600ms", "--kill-grace", "300ms"] })
     client = new Client(heyod.url)
     const created = await client.post("/sandbox-deploy", { name: "sprite-exec" })
     expectStatus(created, 202)
@@ -130,19 +130,23 @@ describe("Sprites exec WebSocket, non-TTY", () => {
     expect(typeof JSON.parse((noCmd as Upgrade).body).message).toBe("string")
   })
 
-  it("a client that goes away takes its command with it", async () => {
+  it("a non-TTY command outlives its client for max_run_after_disconnect (heyod --exec-linger), then ends", async () => {
+    const count = async () => {
+      const r = await client.post(`/sandbox/${id}/exec`, { command: "ps -eo args | grep -c '^sleep 1007' || true" })
+      return (r.json as { stdout: string }).stdout.trim()
+    }
     const ws = new WebSocket(execUrl(heyod, id, ["sleep", "1007"]))
     await new Promise((resolve) => ws.on("message", resolve))
-    const before = await client.post(`/sandbox/${id}/exec`, { command: "ps -eo args | grep -c '^sleep 1007' || true" })
-    expect((before.json as { stdout: string }).stdout.trim()).toBe("1")
+    expect(await count()).toBe("1")
     ws.terminate()
+    await new Promise((r) => setTimeout(r, 200))
+    expect(await count(), "the session ended before its linger").toBe("1")
     let left = "1"
-    for (let i = 0; i < 20 && left !== "0"; i++) {
+    for (let i = 0; i < 30 && left !== "0"; i++) {
       await new Promise((r) => setTimeout(r, 100))
-      const after = await client.post(`/sandbox/${id}/exec`, { command: "ps -eo args | grep -c '^sleep 1007' || true" })
-      left = (after.json as { stdout: string }).stdout.trim()
+      left = await count()
     }
-    expect(left, "sleep 1007 still runs 2 s after its client left").toBe("0")
+    expect(left, "sleep 1007 still runs 3 s after its client left").toBe("0")
   })
 })
 

@@ -6,9 +6,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Commands, ExecEvent, HeyoClient, Sandbox } from "@heyo-effect/sdk"
 import * as Effect from "effect/Effect"
+import * as esbuild from "esbuild"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll } from "vitest"
 import * as Heyod from "../support/Heyod.js"
 import * as SdkClient from "./SdkClient.js"
@@ -44,7 +48,8 @@ const collect = <E, R>(events: Stream.Stream<ExecEvent.ExecEvent, E, R>, keepTex
               if (keepText) stdout += Buffer.from(data).toString()
             },
             Stderr: ({ data }) => void (stderr += Buffer.from(data).toString()),
-            Exit: (e) => void (exitCode = e.exitCode)
+            Exit: (e) => void (exitCode = e.exitCode),
+            OutputLost: (e) => void (stderr += `[lost ${e.from}-${e.to}]`)
           })
         })
       ),
@@ -149,4 +154,51 @@ describe("Commands.stream against heyod", () => {
       assert.strictEqual(viaUpgrade._tag, "Authentication")
       assert.include(viaUpgrade.message, "invalid API key")
     }))
+})
+
+describe("a slow consumer", () => {
+  let heyod: Heyod.Heyod
+  let sandboxId: string
+  beforeAll(async () => {
+    heyod = await Heyod.start({ apiKey: KEY })
+    sandboxId = await Effect.runPromise(
+      Sandbox.create({ name: "e2e-slow-consumer", sizeClass: "medium" }).pipe(
+        Effect.map((s) => s.id as string),
+        Effect.provide(SdkClient.layer(heyod))
+      )
+    )
+  }, 60_000)
+  afterAll(async () => {
+    if (heyod !== undefined) await heyod.stop()
+  })
+
+  it.live("reading 64 MiB slowly keeps the consumer's peak memory (VmHWM) under 256 MB, byte-exact", () =>
+    Effect.gen(function*() {
+      const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/slowConsumer.ts")
+      const bundle = path.join(Heyod.makeTempDir("slow-consumer-"), "slowConsumer.mjs")
+      yield* Effect.promise(() =>
+        esbuild.build({
+          entryPoints: [fixture],
+          bundle: true,
+          platform: "node",
+          format: "esm",
+          outfile: bundle,
+          logLevel: "error",
+          // bundled CommonJS dependencies (ws) call require
+          banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" }
+        })
+      )
+      const out = yield* Effect.promise(() =>
+        new Promise<string>((resolve, reject) =>
+          execFile(process.execPath, [bundle, heyod.url, KEY, sandboxId], { maxBuffer: 1 << 20 }, (error, stdout, stderr) =>
+            error === null ? resolve(stdout) : reject(new Error(`${error.message}\n${stderr}`)))
+        )
+      )
+      const result = JSON.parse(out.trim().split("\n").pop()!) as { bytes: number; exitCode: number; sha: string; vmHwmKb: number }
+      assert.strictEqual(result.exitCode, 0)
+      assert.strictEqual(result.bytes, 64 * 1024 * 1024)
+      const expected = yield* Commands.run(sandboxId, "sha256sum /tmp/slow.bin | cut -d' ' -f1")
+      assert.strictEqual(result.sha, expected.stdout.trim())
+      assert.isBelow(result.vmHwmKb * 1024, 256 * 1024 * 1024, `peak memory ${Math.round(result.vmHwmKb / 1024)} MiB`)
+    }).pipe(Effect.provide(SdkClient.layer(heyod))), 120_000)
 })

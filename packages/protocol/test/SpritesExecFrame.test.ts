@@ -75,8 +75,20 @@ describe("Sprites exec query", () => {
   it("single cmd, defaults, env values containing '='", () => {
     const q = Either.getOrThrow(decode({ cmd: "true", env: ["B=x=y"] }))
     assert.deepStrictEqual(q.cmd, ["true"])
-    assert.strictEqual(q.stdin, false)
+    assert.strictEqual(SpritesExecQuery.wantsStdin(q), false)
     assert.deepStrictEqual(SpritesExecQuery.envRecord(q.env), { B: "x=y" })
+  })
+
+  it("stdin defaults to true with a TTY only; max_run_after_disconnect takes Go durations", () => {
+    const tty = Either.getOrThrow(decode({ cmd: "bash", tty: "true" }))
+    assert.strictEqual(SpritesExecQuery.wantsStdin(tty), true)
+    assert.strictEqual(SpritesExecQuery.wantsStdin(Either.getOrThrow(decode({ cmd: "bash", tty: "true", stdin: "false" }))), false)
+    const linger = (value: string) => Either.getOrThrow(decode({ cmd: "x", max_run_after_disconnect: value })).max_run_after_disconnect
+    assert.strictEqual(linger("30s"), 30_000)
+    assert.strictEqual(linger("1m30s"), 90_000)
+    assert.strictEqual(linger("250ms"), 250)
+    assert.strictEqual(linger("0"), 0)
+    assert.isTrue(Either.isLeft(decode({ cmd: "x", max_run_after_disconnect: "soon" })))
   })
 
   it("refuses a missing cmd and malformed env", () => {

@@ -10,7 +10,8 @@ const text = (event: ExecEvent.ExecEvent) =>
   ExecEvent.$match(event, {
     Stdout: ({ data }) => `out:${new TextDecoder().decode(data)}`,
     Stderr: ({ data }) => `err:${new TextDecoder().decode(data)}`,
-    Exit: ({ exitCode }) => `exit:${exitCode}`
+    Exit: ({ exitCode }) => `exit:${exitCode}`,
+    OutputLost: ({ from, to }) => `lost:${from}-${to}`
   })
 
 describe("Testing.layer: Commands.stream", () => {

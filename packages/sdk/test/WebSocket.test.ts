@@ -179,7 +179,8 @@ describe("Commands.stream over a fake exec server", () => {
         ExecEvent.$match(e, {
           Stdout: ({ data }) => `out:${Buffer.from(data)}`,
           Stderr: ({ data }) => `err:${Buffer.from(data)}`,
-          Exit: ({ exitCode }) => `exit:${exitCode}`
+          Exit: ({ exitCode }) => `exit:${exitCode}`,
+          OutputLost: ({ from, to }) => `lost:${from}-${to}`
         })
       )
       assert.deepStrictEqual(decoded, ["out:hello", "err:oops", "exit:7"])
@@ -196,19 +197,28 @@ describe("Commands.stream over a fake exec server", () => {
       assert.include(error.message, "1011")
     }))
 
-  it.scoped("interrupting the consumer closes the socket", () =>
+  it.live("interrupting the consumer ends the command (TERM, KILL after the grace), then closes the socket", () =>
     Effect.gen(function*() {
       let closed = false
+      const signals: Array<string> = []
       const { url } = yield* server({
         onSocket: (ws) => {
           ws.send(frame(1, "tick"))
+          ws.on("message", (data, isBinary) => {
+            if (!isBinary) signals.push((JSON.parse(String(data)) as { signal: string }).signal)
+          })
           ws.on("close", () => (closed = true))
         }
       })
-      yield* Commands.stream("sb-1", "sleep 1000").pipe(Stream.take(1), Stream.runDrain, Effect.provide(client(url)))
+      yield* Commands.stream("sb-1", "sleep 1000", { killGrace: "100 millis" }).pipe(
+        Stream.take(1),
+        Stream.runDrain,
+        Effect.provide(client(url))
+      )
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 200)))
+      assert.deepStrictEqual(signals, ["TERM", "KILL"])
       assert.isTrue(closed)
-    }))
+    }).pipe(Effect.scoped))
 
   it.scoped("a server without exec-stream is Unsupported, before any upgrade", () =>
     Effect.gen(function*() {
@@ -217,4 +227,44 @@ describe("Commands.stream over a fake exec server", () => {
       assert.strictEqual(error._tag, "Unsupported")
       assert.strictEqual(upgrades.length, 0)
     }))
+})
+
+describe("a user-supplied standard WebSocket class", () => {
+  it.live("carries the exchange, with the bearer offered as headers; a refusal is a Connection error", () =>
+    Effect.gen(function*() {
+      const { upgrades, url } = yield* server({
+        onSocket: (ws) => ws.on("message", (data, isBinary) => ws.send(isBinary ? data : `echo:${String(data)}`))
+      })
+      const layer = HeyoClient.layer({
+        baseUrl: url,
+        apiKey: Redacted.make(KEY),
+        webSocket: WebSocket as unknown as HeyoClient.WebSocketConstructor
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      const received = yield* Effect.gen(function*() {
+        const client = yield* HeyoClient.HeyoClient
+        const connection = yield* client.webSocket({ path: "/echo", query: [["a", "1"]] })
+        yield* connection.send("hi")
+        yield* connection.send(Uint8Array.of(1, 2, 3))
+        return yield* connection.messages.pipe(Stream.take(2), Stream.runCollect)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+      const [text, bytes] = Chunk.toReadonlyArray(received)
+      assert.strictEqual(text, "echo:hi")
+      assert.deepStrictEqual([...(bytes as Uint8Array)], [1, 2, 3])
+      assert.strictEqual(upgrades[0]!.url, "/echo?a=1")
+      assert.strictEqual(upgrades[0]!.headers.authorization, `Bearer ${KEY}`)
+    }).pipe(Effect.scoped))
+
+  it.live("a refused upgrade fails with Connection (a standard WebSocket never sees the status)", () =>
+    Effect.gen(function*() {
+      const { url } = yield* server({ refuse: { status: 404, body: "{\"message\":\"nope\"}" } })
+      const error = yield* HeyoClient.HeyoClient.pipe(
+        Effect.flatMap((client) => client.webSocket({ path: "/x" })),
+        Effect.scoped,
+        Effect.flip,
+        Effect.provide(HeyoClient.layer({ baseUrl: url, webSocket: WebSocket as unknown as HeyoClient.WebSocketConstructor }).pipe(
+          Layer.provide(NodeHttpClient.layerUndici)
+        ))
+      )
+      assert.strictEqual(error._tag, "Connection")
+    }).pipe(Effect.scoped))
 })

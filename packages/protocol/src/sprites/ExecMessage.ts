@@ -30,6 +30,17 @@ export class ExitMessage extends Schema.Class<ExitMessage>("ExitMessage")({
   exit_code: Schema.Int
 }) {}
 
+/**
+ * heyod extension, sent right after `session_info` on an attach with `?offset=N` when N is older
+ * than the scrollback still held: the bytes from `requested_offset` up to `offset` (where the
+ * replay starts) are gone. Clients that do not know it skip it like any unknown text frame.
+ */
+export class OutputLost extends Schema.Class<OutputLost>("OutputLost")({
+  type: type("output_lost"),
+  requested_offset: Schema.NonNegativeInt,
+  offset: Schema.NonNegativeInt
+}) {}
+
 /** client -> server: signal the process group; names with or without `SIG` (§4.4). */
 export class SignalMessage extends Schema.Class<SignalMessage>("SignalMessage")({
   type: type("signal"),
@@ -44,7 +55,7 @@ export class ResizeMessage extends Schema.Class<ResizeMessage>("ResizeMessage")(
 }) {}
 
 /** What heyod sends as text; other types (port notifications...) are for clients to skip. */
-export const ServerMessage = Schema.Union(SessionInfo, ExitMessage)
+export const ServerMessage = Schema.Union(SessionInfo, ExitMessage, OutputLost)
 export type ServerMessage = typeof ServerMessage.Type
 
 export const ClientMessage = Schema.Union(SignalMessage, ResizeMessage)

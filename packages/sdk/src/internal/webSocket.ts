@@ -15,6 +15,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import type * as http from "node:http"
 import WebSocket from "ws"
+import type { StandardWebSocket, WebSocketConstructor } from "../HeyoClient.js"
 import * as HeyoError from "../HeyoError.js"
 import { describeCause, statusError } from "./http.js"
 
@@ -179,6 +180,88 @@ export const connect = (config: ConnectorConfig, options: ConnectOptions) =>
             : Effect.fail(new HeyoError.Connection({ message: `network error (calling ${call}): ${describeCause(error)}`, cause: error })))
         })
         if (!waiting) resume(Effect.void)
+      })
+
+    return {
+      messages: Stream.repeatEffectOption(take),
+      send,
+      closeCode: Effect.sync(() => Option.fromNullable(closeCode))
+    } satisfies Connection
+  })
+
+/**
+ * The same connection over a user-supplied standard WebSocket class (HeyoClient `webSocket`).
+ * Sends still wait while the socket buffers past the high-water mark; reads cannot be paused.
+ */
+export const connectStandard = (config: ConnectorConfig, Constructor: WebSocketConstructor, options: ConnectOptions) =>
+  Effect.gen(function*() {
+    const call = `WSS ${options.path}`
+    const highWater = config.highWaterBytes ?? defaultHighWater
+    const queue = yield* Effect.acquireRelease(Queue.unbounded<Item>(), Queue.shutdown)
+    let closeCode: number | undefined
+    const ws = yield* Effect.acquireRelease(
+      Effect.async<StandardWebSocket, HeyoError.HttpError>((resume) => {
+        let settled = false
+        const settle = (effect: Effect.Effect<StandardWebSocket, HeyoError.HttpError>) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resume(effect)
+        }
+        const headers: Record<string, string> = {}
+        if (Option.isSome(config.apiKey)) headers["authorization"] = `Bearer ${Redacted.value(config.apiKey.value)}`
+        let ws: StandardWebSocket
+        try {
+          ws = new Constructor(urlOf(config.baseUrl, options), { headers })
+        } catch (error) {
+          settle(Effect.fail(new HeyoError.Connection({ message: `cannot connect (calling ${call}): ${describeCause(error)}`, cause: error })))
+          return
+        }
+        const timer = setTimeout(() => {
+          ws.close()
+          settle(Effect.fail(new HeyoError.Timeout({ message: `no upgrade within ${Duration.format(config.timeout)} (calling ${call})`, timeout: config.timeout })))
+        }, Duration.toMillis(config.timeout))
+        ws.binaryType = "arraybuffer"
+        ws.addEventListener("open", () => settle(Effect.succeed(ws)))
+        ws.addEventListener("message", (event: { data: unknown }) => {
+          const data = typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer)
+          Queue.unsafeOffer(queue, { _tag: "Message", data, size: typeof data === "string" ? data.length : data.byteLength })
+        })
+        ws.addEventListener("error", () => {
+          const failure = new HeyoError.Connection({ message: `the WebSocket failed or was refused (calling ${call})` })
+          if (!settled) settle(Effect.fail(failure))
+          else Queue.unsafeOffer(queue, { _tag: "Failed", error: failure })
+        })
+        ws.addEventListener("close", (event: { code: number }) => {
+          closeCode = event.code
+          if (!settled) {
+            settle(Effect.fail(new HeyoError.Connection({ message: `the WebSocket closed before opening, code ${event.code} (calling ${call})` })))
+          }
+          Queue.unsafeOffer(queue, { _tag: "Closed" })
+        })
+        return Effect.sync(() => ws.close())
+      }),
+      (ws) => Effect.sync(() => ws.readyState < 2 && ws.close(1000))
+    )
+
+    const take = Effect.flatMap(Queue.take(queue), (item): Effect.Effect<string | Uint8Array, Option.Option<HeyoError.Connection>> => {
+      switch (item._tag) {
+        case "Message":
+          return Effect.succeed(item.data)
+        case "Closed":
+          Queue.unsafeOffer(queue, item)
+          return Effect.fail(Option.none())
+        case "Failed":
+          return Effect.fail(Option.some(item.error))
+      }
+    })
+
+    // No drain event on a standard WebSocket: poll bufferedAmount while it is past the mark.
+    const send = (data: Uint8Array | string) =>
+      Effect.gen(function*() {
+        if (ws.readyState !== 1) return yield* new HeyoError.Connection({ message: `socket closed (calling ${call})` })
+        ws.send(data)
+        while (ws.bufferedAmount >= highWater && ws.readyState === 1) yield* Effect.sleep(Duration.millis(5))
       })
 
     return {

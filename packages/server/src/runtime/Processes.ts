@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
 import type * as net from "node:net"
 import * as os from "node:os"
 import type { Readable } from "node:stream"
@@ -33,6 +34,46 @@ export const killPid = (pid: number | undefined, signal: NodeJS.Signals = "SIGKI
     process.kill(pid, signal)
   } catch {
     // already gone
+  }
+}
+
+/** The members of process group `pgid`, from /proc (host pids). */
+const groupMembers = (pgid: number): ReadonlyArray<number> => {
+  const members: Array<number> = []
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8")
+      // fields after the command name: state, ppid, pgrp, ...
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) === pgid) members.push(Number(name))
+    } catch {
+      // exited while we looked
+    }
+  }
+  return members
+}
+
+/**
+ * Signals a joined command's process group, except its leader: that is nsenter, which does not
+ * forward signals and would die of most of them, reporting its own death as the command's exit
+ * (a command that traps TERM would then run on, unseen). nsenter exits with its child's status,
+ * so the command's own handling decides the exit code. SIGKILL takes the whole group.
+ */
+export const signalCommand = (leader: number, signal: NodeJS.Signals, retries = 40) => {
+  const targets = signal === "SIGKILL" ? [-leader] : groupMembers(leader).filter((pid) => pid !== leader)
+  if (targets.length === 0 && signal !== "SIGKILL") {
+    // Just spawned: nsenter has not forked the command yet. Wait for it (briefly), or failing
+    // that, end nsenter before it runs anything.
+    const alive = groupMembers(leader).includes(leader)
+    if (alive && retries > 0) setTimeout(() => signalCommand(leader, signal, retries - 1), 5).unref()
+    else if (alive) targets.push(leader)
+  }
+  for (const target of targets) {
+    try {
+      process.kill(target, signal)
+    } catch {
+      // gone already
+    }
   }
 }
 
@@ -196,6 +237,8 @@ export const spawnDetached = (
 
 /** After the command exits, a pipe that stays empty this long is held only by background children. */
 const quietAfterExitMs = 25
+/** ... and this many event-loop turns, each with an I/O poll, found it empty. */
+const quietTurns = 3
 
 /** Whether the command exited, and who waits to hear it; plain callbacks, read from Node events. */
 interface ExitWatch {
@@ -203,58 +246,93 @@ interface ExitWatch {
   readonly listeners: Set<() => void>
 }
 
+/** Read ahead per pipe: enough to keep a fast command busy while a frame is sent, bounded. */
+const pipeHighWater = 1024 * 1024
+const pipeLowWater = 256 * 1024
+
 /**
- * A pull-based Stream over a paused Readable: each pull takes what is buffered or waits for more,
- * so nothing is read ahead of the consumer. Once the command has exited, a pull that finds the
- * pipe empty for `quietAfterExitMs` ends the stream; the pipe is then drained and discarded so
- * background children holding it never die of SIGPIPE.
+ * A Stream over a command's pipe, read ahead into a bounded queue: past `pipeHighWater` unread
+ * bytes the pipe is paused, so a slow reader stalls the command instead of growing heyod.
+ *
+ * Every byte goes through our own 'data' listener: when a child exits, Node resumes its stdio
+ * streams to reach EOF (child_process flushStdio), and a paused stream without one would drop
+ * what the pipe still held.
+ *
+ * Once the command has exited, a pull that finds the pipe empty for `quietAfterExitMs` and
+ * `quietTurns` event-loop turns ends the stream (background children may hold the pipe open);
+ * the pipe is then drained and discarded so those children never die of SIGPIPE.
  */
 const pipeStream = (readable: Readable, exit: ExitWatch): Stream.Stream<Uint8Array> => {
+  const queue: Array<Buffer> = []
+  let queued = 0
   let ended = false
-  readable.once("end", () => (ended = true))
-  readable.once("close", () => (ended = true))
-  readable.on("error", () => (ended = true))
-  const abandon = () => {
+  let abandoned = false
+  let wake: (() => void) | undefined
+  readable.on("data", (chunk: Buffer) => {
+    if (abandoned) return
+    queue.push(chunk)
+    queued += chunk.length
+    if (queued > pipeHighWater) readable.pause()
+    wake?.()
+  })
+  const onEnd = () => {
     ended = true
-    readable.on("data", () => {})
+    wake?.()
+  }
+  readable.once("end", onEnd)
+  readable.once("close", onEnd)
+  readable.on("error", onEnd)
+  const abandon = () => {
+    abandoned = true
+    ended = true
+    queue.length = 0
+    readable.resume()
     ;(readable as net.Socket).unref?.()
   }
   const pull = Effect.async<Uint8Array, Option.Option<never>>((resume) => {
-    let timer: NodeJS.Timeout | undefined
-    const quiet = () => {
-      if (timer === undefined) {
-        timer = setTimeout(() => {
+    let timer: NodeJS.Immediate | undefined
+    const cleanup = () => {
+      wake = undefined
+      exit.listeners.delete(quiet)
+      if (timer !== undefined) clearImmediate(timer)
+    }
+    // Quiet is counted in event-loop turns as well as time: a busy loop may run its timers long
+    // after the pipe's data arrived but before it polled for it, and that must not read as silence.
+    function quiet() {
+      if (timer !== undefined) return
+      const since = Date.now()
+      let turns = 0
+      const tick = () => {
+        if (++turns >= quietTurns && Date.now() - since >= quietAfterExitMs) {
+          timer = undefined
           cleanup()
           abandon()
           resume(Effect.fail(Option.none()))
-        }, quietAfterExitMs)
+        } else {
+          timer = setImmediate(tick)
+        }
       }
-    }
-    const cleanup = () => {
-      readable.off("readable", attempt)
-      readable.off("end", attempt)
-      readable.off("close", attempt)
-      exit.listeners.delete(quiet)
-      if (timer !== undefined) clearTimeout(timer)
+      timer = setImmediate(tick)
     }
     function attempt(): boolean {
-      const chunk: Buffer | null = ended ? null : readable.read()
-      if (chunk !== null) {
+      const chunk = queue.shift()
+      if (chunk !== undefined) {
+        queued -= chunk.length
+        if (queued < pipeLowWater && readable.isPaused() && !ended) readable.resume()
         cleanup()
         resume(Effect.succeed(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)))
         return true
       }
-      if (ended || readable.readableEnded || readable.destroyed) {
+      if (ended) {
         cleanup()
         resume(Effect.fail(Option.none()))
         return true
       }
+      if (readable.isPaused()) readable.resume()
       return false
     }
     if (attempt()) return
-    readable.on("readable", attempt)
-    readable.once("end", attempt)
-    readable.once("close", attempt)
+    wake = attempt
     if (exit.exited) quiet()
     else exit.listeners.add(quiet)
     return Effect.sync(cleanup)
@@ -336,14 +414,8 @@ export const spawnStreaming = (
       endStdin: Effect.sync(() => {
         if (stdin !== null && !stdin.writableEnded) stdin.end()
       }),
-      signal: (signal) =>
-        Effect.sync(() => {
-          try {
-            globalThis.process.kill(-child.pid!, signal)
-          } catch {
-            // the group is gone
-          }
-        }),
+      signal: (signal) => Effect.sync(() => signalCommand(child.pid!, signal)),
+      resize: () => Effect.void,
       exitCode: Deferred.await(exitCode)
     }
     return process
