@@ -12,6 +12,15 @@
  *   against the same command joined into the same sandbox and read through a Node child-process
  *   pipe, and a bare `ws` loopback transfer of the same N bytes in 64 KiB frames, the transport's
  *   own ceiling. Target: the stream >= 80% of that ceiling.
+ * - checkpoints (bench/checkpoint.ts): `Checkpoint.create` and `Checkpoint.restore` of a sandbox
+ *   holding 1 GiB written and synced, against `cp -a --reflink=auto` of its upper dir. Target:
+ *   <= 300 ms each.
+ * - files (bench/files.ts): a local file uploaded with `Files.write` (a Stream from disk) and
+ *   downloaded with `Files.readStream` (to disk) through heyod's fs routes, against a local `cp`
+ *   of the same file. Target: >= 50% of cp.
+ * - networking (bench/network.ts): tunnel throughput and connection set-up through `Tunnel.open`,
+ *   and requests per second through a bound URL, against the same server reached directly on
+ *   the host's loopback.
  *
  * BENCH_RUNS (default 20) sets the number of runs of each round trip (creates: BENCH_RUNS,
  * execs: 2x); BENCH_STREAM_MIB (default 256) the bytes per transfer and BENCH_STREAM_RUNS
@@ -30,7 +39,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { checkpointBench } from "./checkpoint.js"
+import { databaseBench } from "./database.js"
+import { filesBench } from "./files.js"
 import { joinTargetOf, rawExec, rawPipeBytes } from "./join.js"
+import { networkBench } from "./network.js"
 import { streamBytes, wsLoopback } from "./stream.js"
 
 const runs = Number(process.env["BENCH_RUNS"] ?? 20)
@@ -168,6 +181,10 @@ const main = Effect.gen(function*() {
     `\nraw = the same work without heyod and the SDK (joined into the same sandbox);` +
     `\nbare ws = ${streamMiB} MiB in 64 KiB binary frames over a ws loopback socket in this process`
   )
+  yield* databaseBench(url, dataDir)
+  yield* checkpointBench(url, dataDir)
+  yield* filesBench(url, dataDir)
+  yield* networkBench(url)
 })
 
 NodeRuntime.runMain(Effect.scoped(main))

@@ -141,7 +141,14 @@ describe("Heyo wire, no API key", () => {
         env_vars: { HEYO_WIRE_VAR: "wire value", SECOND: "2" },
         setup_hooks: ["echo hook-one > /tmp/hook-ran", "echo hook-two >> /tmp/hook-ran"],
         error_message: null,
-        urls: []
+        // `open_ports` are bound at create (README, Networking): one BoundUrl per port
+        urls: [{
+          subdomain: `${mainId}-8080`,
+          hostname: `${mainId}-8080.localhost`,
+          url: `http://${mainId}-8080.localhost:${new URL(heyod.url).port}`,
+          port: 8080,
+          is_public: true
+        }]
       })
       expect(Date.parse(String(info["status_changed_at"])), "status_changed_at is recent").toBeGreaterThan(
         Date.now() - 120_000

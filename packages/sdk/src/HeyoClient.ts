@@ -48,6 +48,37 @@ export interface Options {
    * to arrive; a streamed body gets it as an idle timeout between chunks, never as a total.
    */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * The WebSocket implementation for streamed commands and shells, for runtimes other than Node
+   * (browsers, Deno, Bun, workers). By default the SDK uses the `ws` package, which sends the
+   * bearer header and pauses a socket whose consumer is behind; see `WebSocketConstructor` for
+   * what a standard WebSocket cannot do.
+   */
+  readonly webSocket?: WebSocketConstructor | undefined
+}
+
+/**
+ * A standard (WHATWG) WebSocket class, e.g. `globalThis.WebSocket`. It is given the bearer as
+ * `headers` in a second argument, which Node 22+, Deno and Bun accept and browsers ignore (use
+ * a server route that takes `?token=` there). A standard WebSocket cannot stop reading, so with
+ * one, a slow consumer's unread messages are buffered in memory; and a refused upgrade is seen
+ * only as a Connection error, without its status.
+ *
+ * @since 0.1.0
+ */
+export type WebSocketConstructor = new(
+  url: string,
+  options?: { readonly headers?: Readonly<Record<string, string>> }
+) => StandardWebSocket
+
+/** The part of the WHATWG WebSocket the SDK uses. @since 0.1.0 */
+export interface StandardWebSocket {
+  binaryType: string
+  readonly readyState: number
+  readonly bufferedAmount: number
+  send(data: string | ArrayBufferView | ArrayBuffer): void
+  close(code?: number, reason?: string): void
+  addEventListener(type: "open" | "message" | "close" | "error", listener: (event: any) => void): void
 }
 
 /** @since 0.1.0 */
@@ -244,7 +275,10 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       }
     })
 
-    const webSocket = (o: WebSocketOptions) => WebSocket.connect({ baseUrl, apiKey, timeout }, o)
+    const webSocket = (o: WebSocketOptions) =>
+      options.webSocket === undefined
+        ? WebSocket.connect({ baseUrl, apiKey, timeout }, o)
+        : WebSocket.connectStandard({ baseUrl, apiKey, timeout }, options.webSocket, o)
 
     return HeyoClient.of({ baseUrl, apiKey, timeout, httpClient, execute, json, stream, webSocket, capabilities, requireFeature })
   })

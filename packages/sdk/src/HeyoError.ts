@@ -145,8 +145,87 @@ export class CommandFailed extends Schema.TaggedError<CommandFailed>()("CommandF
   }
 }
 
+/**
+ * Filesystem failures, one class per errno of the Sprites fs wire (reference/sprites-api.md
+ * §4.8). Each carries the errno `code`, the sandbox `path` it concerns and the server's message.
+ */
+const fsFields = { code: Schema.String, path: Schema.String, message: Schema.String }
+
+/** ENOENT: no such file or directory. */
+export class FileNotFound extends Schema.TaggedError<FileNotFound>()("FileNotFound", fsFields) {
+  readonly [TypeId]: TypeId = TypeId
+}
+
+/** EEXIST: the path already exists. */
+export class FileExists extends Schema.TaggedError<FileExists>()("FileExists", fsFields) {
+  readonly [TypeId]: TypeId = TypeId
+}
+
+/** ENOTDIR: a path component (or the target) is not a directory. */
+export class NotADirectory extends Schema.TaggedError<NotADirectory>()("NotADirectory", fsFields) {
+  readonly [TypeId]: TypeId = TypeId
+}
+
+/** EISDIR: the operation needs a file and found a directory. */
+export class IsADirectory extends Schema.TaggedError<IsADirectory>()("IsADirectory", fsFields) {
+  readonly [TypeId]: TypeId = TypeId
+}
+
+/** EACCES or EPERM: the sandbox's kernel refused (read-only file system included). */
+export class PermissionDenied extends Schema.TaggedError<PermissionDenied>()("PermissionDenied", fsFields) {
+  readonly [TypeId]: TypeId = TypeId
+}
+
+/** ENOTEMPTY: a directory to remove still has entries (remove it recursively). */
+export class DirectoryNotEmpty extends Schema.TaggedError<DirectoryNotEmpty>()("DirectoryNotEmpty", fsFields) {
+  readonly [TypeId]: TypeId = TypeId
+}
+
+/** Any other filesystem failure: EINVAL (a bad path, mode or range), EIO, UNKNOWN. */
+export class FilesystemError extends Schema.TaggedError<FilesystemError>()("FilesystemError", fsFields) {
+  readonly [TypeId]: TypeId = TypeId
+}
+
+/** @since 0.1.0 */
+export type FsError =
+  | FileNotFound
+  | FileExists
+  | NotADirectory
+  | IsADirectory
+  | PermissionDenied
+  | DirectoryNotEmpty
+  | FilesystemError
+
+/** The FsError for an errno code. @since 0.1.0 */
+export const fsError = (fields: { readonly code: string; readonly path: string; readonly message: string }): FsError => {
+  switch (fields.code) {
+    case "ENOENT":
+      return new FileNotFound(fields)
+    case "EEXIST":
+      return new FileExists(fields)
+    case "ENOTDIR":
+      return new NotADirectory(fields)
+    case "EISDIR":
+      return new IsADirectory(fields)
+    case "EACCES":
+    case "EPERM":
+      return new PermissionDenied(fields)
+    case "ENOTEMPTY":
+      return new DirectoryNotEmpty(fields)
+    default:
+      return new FilesystemError(fields)
+  }
+}
+
 /** @since 0.1.0 */
 export const HeyoError = Schema.Union(
+  FileNotFound,
+  FileExists,
+  NotADirectory,
+  IsADirectory,
+  PermissionDenied,
+  DirectoryNotEmpty,
+  FilesystemError,
   Authentication,
   InvalidArgument,
   NotFound,

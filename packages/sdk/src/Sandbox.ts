@@ -7,15 +7,20 @@
  *
  * @since 0.1.0
  */
-import { HeyoSandbox } from "@heyo-effect/protocol"
+import { HeyoArchive, HeyoSandbox } from "@heyo-effect/protocol"
 import type { HeyoEnums } from "@heyo-effect/protocol"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Archive from "./Archive.js"
+import * as Checkpoint from "./Checkpoint.js"
 import * as Commands from "./Commands.js"
 import * as Files from "./Files.js"
+import * as Network from "./Network.js"
+import * as Tunnel from "./Tunnel.js"
+import * as Shell from "./Shell.js"
 import { HeyoClient, path } from "./HeyoClient.js"
 import type * as HeyoError from "./HeyoError.js"
 import {
@@ -77,6 +82,11 @@ export interface CreateOptions {
   readonly daemonId?: string | undefined
   /** How long to wait for `running` (default 5 minutes); `0` returns as soon as it is accepted. */
   readonly waitForReady?: Duration.DurationInput | undefined
+  /**
+   * The initial egress policy (see `Network`), in force before anything runs. A heyod extension
+   * (`network_policy`); servers without the `network-policy` feature ignore it.
+   */
+  readonly networkPolicy?: Network.Policy | undefined
 }
 
 /** @since 0.1.0 */
@@ -130,6 +140,18 @@ export interface Service {
   readonly restart: (id: string) => Effect.Effect<void, HeyoError.HttpError>
   /** `POST /deployed-sandboxes/:id/ttl`; whole seconds, rounded up; 0 or infinity = no limit. */
   readonly setTtl: (id: string, ttl: Duration.DurationInput) => Effect.Effect<void, HeyoError.HttpError>
+  /**
+   * `POST /deployed-sandboxes/:id/checkpoint`: cold store. Everything stops, the disk is kept,
+   * status becomes `cold-stored`. Checkpoints by id are the `Checkpoint` service.
+   */
+  readonly coldStore: (id: string) => Effect.Effect<void, HeyoError.HttpError>
+  /** `POST /deployed-sandboxes/:id/restore`: back to `running` from a cold store. */
+  readonly restore: (id: string) => Effect.Effect<void, HeyoError.HttpError>
+  /**
+   * `POST /deployed-sandboxes/:id/replace-mount`: empties `sandboxPath` (default `/workspace`)
+   * and unpacks the archive there. Archives come from `Archive.fromDir` (or `archiveDir`).
+   */
+  readonly replaceMount: (id: string, archiveId: string, sandboxPath?: string) => Effect.Effect<void, HeyoError.HttpError>
 }
 
 /** @since 0.1.0 */
@@ -155,6 +177,12 @@ export const make: Effect.Effect<Service, never, HeyoClient | Commands.Commands 
     setTtl: (id, ttl) =>
       encode(HeyoSandbox.TtlBody, new HeyoSandbox.TtlBody({ ttlSeconds: toSeconds(ttl) }, true)).pipe(
         Effect.flatMap((body) => client.execute({ method: "POST", path: path`/deployed-sandboxes/${id}/ttl`, body }))
+      ),
+    coldStore: (id) => client.execute({ method: "POST", path: path`/deployed-sandboxes/${id}/checkpoint` }),
+    restore: (id) => client.execute({ method: "POST", path: path`/deployed-sandboxes/${id}/restore` }),
+    replaceMount: (id, archiveId, sandboxPath) =>
+      encode(HeyoArchive.ReplaceMountBody, new HeyoArchive.ReplaceMountBody({ archiveId, ...(sandboxPath === undefined ? {} : { sandboxPath }) }, true)).pipe(
+        Effect.flatMap((body) => client.execute({ method: "POST", path: path`/deployed-sandboxes/${id}/replace-mount`, body }))
       )
   }
   return sandboxFrom(backend, yield* Commands.Commands, yield* Files.Files)
@@ -164,9 +192,15 @@ export const make: Effect.Effect<Service, never, HeyoClient | Commands.Commands 
 export const layerWithoutDependencies: Layer.Layer<Sandbox, never, HeyoClient | Commands.Commands | Files.Files> = Layer
   .effect(Sandbox, make)
 
-/** `Sandbox`, `Commands` and `Files`, all over the one `HeyoClient`. @since 0.1.0 */
-export const layer: Layer.Layer<Sandbox | Commands.Commands | Files.Files, never, HeyoClient> = layerWithoutDependencies.pipe(
-  Layer.provideMerge(Layer.merge(Commands.layer, Files.layer))
+/** `Sandbox`, `Commands`, `Files`, `Checkpoint`, `Shell`, `Network` and `Tunnel`, all over the one `HeyoClient`. @since 0.1.0 */
+export const layer: Layer.Layer<
+  Sandbox | Commands.Commands | Files.Files | Checkpoint.Checkpoint | Shell.Shell | Network.Network | Tunnel.Tunnel,
+  never,
+  HeyoClient
+> = layerWithoutDependencies.pipe(
+  Layer.provideMerge(Layer.merge(Commands.layer, Files.layer)),
+  Layer.merge(Layer.merge(Checkpoint.layer, Shell.layer)),
+  Layer.merge(Layer.merge(Network.layer, Tunnel.layer))
 )
 
 /** @since 0.1.0 */
@@ -179,6 +213,8 @@ export const connect = (id: string) => Effect.flatMap(Sandbox, (s) => s.connect(
 export const list = (options?: ListOptions) => Effect.flatMap(Sandbox, (s) => s.list(options))
 /** @since 0.1.0 */
 export const info = (id: string) => Effect.flatMap(Sandbox, (s) => s.info(id))
+/** Resolves once something listens on `port` inside the sandbox (`Network.waitForPort`). @since 0.1.0 */
+export const waitForPort = (id: string, port: number, timeout?: Duration.DurationInput) => Network.waitForPort(id, port, timeout)
 /** @since 0.1.0 */
 export const waitForReady = (id: string, timeout?: Duration.DurationInput) =>
   Effect.flatMap(Sandbox, (s) => s.waitForReady(id, timeout))
@@ -190,5 +226,20 @@ export const stop = (id: string) => Effect.flatMap(Sandbox, (s) => s.stop(id))
 export const start = (id: string, options?: StartOptions) => Effect.flatMap(Sandbox, (s) => s.start(id, options))
 /** @since 0.1.0 */
 export const restart = (id: string) => Effect.flatMap(Sandbox, (s) => s.restart(id))
+/**
+ * Packs a local directory (tar+gzip, default excludes) and uploads it as an archive, for
+ * `create({ archiveId })` or `replaceMount`. Needs the `Archive` service (`Archive.layer`).
+ *
+ * @since 0.1.0
+ */
+export const archiveDir = (localPath: string, options?: Archive.FromDirOptions) =>
+  Effect.flatMap(Archive.Archive, (a) => a.fromDir(localPath, options))
+/** @since 0.1.0 */
+export const coldStore = (id: string) => Effect.flatMap(Sandbox, (s) => s.coldStore(id))
+/** @since 0.1.0 */
+export const restore = (id: string) => Effect.flatMap(Sandbox, (s) => s.restore(id))
+/** @since 0.1.0 */
+export const replaceMount = (id: string, archiveId: string, sandboxPath?: string) =>
+  Effect.flatMap(Sandbox, (s) => s.replaceMount(id, archiveId, sandboxPath))
 /** @since 0.1.0 */
 export const setTtl = (id: string, ttl: Duration.DurationInput) => Effect.flatMap(Sandbox, (s) => s.setTtl(id, ttl))

@@ -30,15 +30,8 @@ export interface SandboxHandle extends Inspectable.Inspectable {
       options?: Commands.RunOptions
     ) => Effect.Effect<Commands.CommandResult, HeyoError.HttpError | HeyoError.CommandFailed>
   }
-  readonly files: {
-    readonly read: (path: string, options?: Files.FileOptions) => Effect.Effect<Uint8Array, HeyoError.HttpError>
-    readonly readText: (path: string, options?: Files.FileOptions) => Effect.Effect<string, HeyoError.HttpError>
-    readonly write: (
-      path: string,
-      content: string | Uint8Array,
-      options?: Files.FileOptions
-    ) => Effect.Effect<void, HeyoError.HttpError>
-  }
+  /** Every `Files` method with this sandbox's id filled in. */
+  readonly files: HandleFiles
   /** Fetches the current info (and remembers it). */
   readonly refresh: () => Effect.Effect<HeyoSandbox.SandboxInfo, HeyoError.HttpError>
   /** Same as `refresh`, the seeds' name. */
@@ -52,6 +45,15 @@ export interface SandboxHandle extends Inspectable.Inspectable {
   readonly start: (options?: Sandbox.StartOptions) => Effect.Effect<void, HeyoError.HttpError>
   readonly restart: () => Effect.Effect<void, HeyoError.HttpError>
   readonly setTtl: (ttl: Duration.DurationInput) => Effect.Effect<void, HeyoError.HttpError>
+}
+
+type DropId<F> = F extends (sandboxId: string, ...rest: infer A) => infer R ? (...rest: A) => R : never
+
+/** `Files.Service` without the sandbox id argument. @since 0.1.0 */
+export type HandleFiles = {
+  readonly [K in Exclude<keyof Files.Service, "write">]: DropId<Files.Service[K]>
+} & {
+  readonly write: <E = never>(path: string, content: Files.Content<E>, options?: Files.WriteOptions) => Effect.Effect<void, Files.Error | E>
 }
 
 /** The services a handle delegates to. @since 0.1.0 */
@@ -81,7 +83,18 @@ class HandleImpl extends Inspectable.Class implements SandboxHandle {
     this.files = {
       read: (path, options) => files.read(id, path, options),
       readText: (path, options) => files.readText(id, path, options),
-      write: (path, content, options) => files.write(id, path, content, options)
+      readStream: (path, options) => files.readStream(id, path, options),
+      write: (path, content, options) => files.write(id, path, content, options),
+      list: (path, options) => files.list(id, path, options),
+      stat: (path, options) => files.stat(id, path, options),
+      exists: (path, options) => files.exists(id, path, options),
+      mkdir: (path, options) => files.mkdir(id, path, options),
+      remove: (path, options) => files.remove(id, path, options),
+      rename: (from, to, options) => files.rename(id, from, to, options),
+      copy: (from, to, options) => files.copy(id, from, to, options),
+      chmod: (path, mode, options) => files.chmod(id, path, mode, options),
+      chown: (path, options) => files.chown(id, path, options),
+      watch: (paths, options) => files.watch(id, paths, options)
     }
   }
 

@@ -1,6 +1,6 @@
 /**
- * An in-memory Heyo for your tests: `Testing.layer(options)` provides `Sandbox`, `Commands` and
- * `Files` with no server. Sandboxes and their files live in memory; commands are answered by a
+ * An in-memory Heyo for your tests: `Testing.layer(options)` provides `Sandbox`, `Commands`,
+ * `Files` and `Checkpoint` (copies of a sandbox's in-memory files) with no server. Sandboxes and their files live in memory; commands are answered by a
  * handler you supply. It is a fake, not a stub: unknown ids are NotFound, names are unique, a
  * killed sandbox is gone, a stopped one refuses commands, bad arguments are InvalidArgument,
  * and `create` / `waitForReady` / `createScoped` run the very same logic as the real service.
@@ -11,6 +11,10 @@
  *     command === "cat VERSION" ? { stdout: files.readText("VERSION") ?? "" } : { exitCode: 1 }
  * })))
  * ```
+ *
+ * Its `Files` is the whole interface (streams, list, stat, mkdir, remove, rename, copy, chmod,
+ * chown, watch) over each sandbox's in-memory files, with the fs routes' errno-typed failures
+ * (`FileNotFound`, `DirectoryNotEmpty`, ...).
  *
  * `Testing.Mock` (in the same layer) lets a test look inside and steer: the sandboxes that exist,
  * their files, the commands run, and `setStatus` to simulate a sandbox failing or booting.
@@ -28,6 +32,7 @@ import type { HeyoSandbox } from "@heyo-effect/protocol"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Checkpoint from "./Checkpoint.js"
 import * as Commands from "./Commands.js"
 import * as Files from "./Files.js"
 import type * as HeyoError from "./HeyoError.js"
@@ -131,12 +136,13 @@ export class Mock extends Context.Tag("@heyo-effect/sdk/Testing/Mock")<Mock, Moc
  */
 export const layer = (
   options: Options = {}
-): Layer.Layer<Sandbox.Sandbox | Commands.Commands | Files.Files | Mock> =>
+): Layer.Layer<Sandbox.Sandbox | Commands.Commands | Files.Files | Checkpoint.Checkpoint | Mock> =>
   Layer.syncContext(() => {
-    const { commands, files, mock, sandbox } = makeMemory(options)
+    const { checkpoint, commands, files, mock, sandbox } = makeMemory(options)
     return Context.make(Sandbox.Sandbox, sandbox).pipe(
       Context.add(Commands.Commands, commands),
       Context.add(Files.Files, files),
+      Context.add(Checkpoint.Checkpoint, checkpoint),
       Context.add(Mock, mock)
     )
   })

@@ -52,12 +52,19 @@ describe("Commands", () => {
 })
 
 describe("Files", () => {
+  // The fake server has no GET /capabilities (a 404 there means "no extensions", as on the Heyo
+  // cloud), so Files takes the base64 routes; `calls` leaves that capabilities probe out.
+  const calls = (requests: ReadonlyArray<Recorded>) => requests.filter((r) => r.path !== "/capabilities")
+
   it.effect("read decodes base64 from read-file (default mount /workspace)", () => {
-    const { layer, requests } = sdk(() => ({ json: { content: base64("héllo"), file_path: "a.txt" } }))
+    const { layer, requests: all } = sdk((r) =>
+      r.path === "/capabilities" ? { status: 404, json: {} } : { json: { content: base64("héllo"), file_path: "a.txt" } }
+    )
     return Effect.gen(function*() {
       const bytes = yield* Files.read("sb-1", "a.txt")
       assert.deepStrictEqual(bytes, new TextEncoder().encode("héllo"))
       assert.strictEqual(yield* Files.readText("sb-1", "a.txt", { mountPath: "/data" }), "héllo")
+      const requests = calls(all)
       assert.strictEqual(requests[0]?.path, "/sandbox/sb-1/read-file")
       assert.deepStrictEqual(requests[0]?.body, { file_path: "a.txt", mount_path: "/workspace" })
       assert.deepStrictEqual(requests[1]?.body, { file_path: "a.txt", mount_path: "/data" })
@@ -65,10 +72,11 @@ describe("Files", () => {
   })
 
   it.effect("write sends base64 content for strings and bytes", () => {
-    const { layer, requests } = sdk(() => ({ status: 201, json: { status: "created" } }))
+    const { layer, requests: all } = sdk(() => ({ status: 201, json: { status: "created" } }))
     return Effect.gen(function*() {
       yield* Files.write("sb-1", "src/main.py", "print(1)\n")
       yield* Files.write("sb-1", "blob", new Uint8Array([0, 255]), { mountPath: "/data" })
+      const requests = calls(all)
       assert.strictEqual(requests[0]?.path, "/sandbox/sb-1/write-file")
       assert.deepStrictEqual(requests[0]?.body, { file_path: "src/main.py", mount_path: "/workspace", content: base64("print(1)\n") })
       assert.deepStrictEqual(requests[1]?.body, { file_path: "blob", mount_path: "/data", content: "AP8=" })
@@ -93,7 +101,7 @@ describe("SandboxHandle", () => {
       const sandbox = yield* Sandbox.connect("sb-9")
       assert.strictEqual((yield* sandbox.commands.run("echo hi")).stdout, "hi\n")
       assert.strictEqual(yield* sandbox.files.readText("f"), "x")
-      assert.deepStrictEqual(requests.map((r) => r.path), ["/sandbox/sb-9/exec", "/sandbox/sb-9/read-file"])
+      assert.deepStrictEqual(requests.map((r) => r.path), ["/sandbox/sb-9/exec", "/capabilities", "/sandbox/sb-9/read-file"])
     }).pipe(Effect.provide(layer))
   })
 })

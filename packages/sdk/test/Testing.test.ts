@@ -57,11 +57,11 @@ describe("Testing.layer", () => {
       }
     }))))
 
-  it.effect("files are per sandbox, and a missing file or sandbox is NotFound", () =>
+  it.effect("files are per sandbox; a missing file is FileNotFound, a missing sandbox NotFound", () =>
     Effect.gen(function*() {
       const [a, b] = yield* Effect.all([Sandbox.create(), Sandbox.create()])
       yield* Files.write(a!.id, "x.txt", "a")
-      assert.strictEqual((yield* Effect.flip(Files.read(b!.id, "x.txt")))._tag, "NotFound")
+      assert.strictEqual((yield* Effect.flip(Files.read(b!.id, "x.txt")))._tag, "FileNotFound")
       assert.strictEqual((yield* Effect.flip(Files.read("sb-nope", "x.txt")))._tag, "NotFound")
       assert.strictEqual(yield* Files.readText(a!.id, "/workspace/x.txt"), "a")
       assert.strictEqual(yield* Files.readText(a!.id, "x.txt", { mountPath: "/workspace" }), "a")

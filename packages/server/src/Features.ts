@@ -4,6 +4,22 @@
  * an extension the server lacks. Each capability issue adds its names here.
  */
 export const features: ReadonlyArray<string> = [
-  /** `WSS /v1/sprites/{name}/exec` (non-TTY), addressed by sandbox id or name. */
-  "exec-stream"
+  /** Sprites exec (WebSocket and HTTP, TTY or not), sessions, attach and kill, by sandbox id or name. */
+  "exec-stream",
+  /** `offset` in `session_info`, `?offset=N` on attach, and the `output_lost` text frame. */
+  "exec-offsets",
+  /** `WSS /deployed-sandboxes/{id}/shell-stream` with resumable sessions. */
+  "shell-stream",
+  /** `/v1/sprites/{name}/checkpoint(s)`: checkpoints by id, addressed by sandbox id or name. */
+  "checkpoints",
+  /** `/sandbox-archives/*` with uploads to heyod itself, `archive_id` at deploy, `replace-mount`. */
+  "archives",
+  /** `/v1/sprites/{name}/fs/...`: streamed reads and writes, list, delete, rename, copy, chmod, chown, watch. */
+  "fs",
+  /** `/v1/sprites/{name}/policy/network`, the egress proxy, and `network_policy` in the create body. */
+  "network-policy",
+  /** `WSS /v1/sprites/{name}/proxy`, `POST /sandboxes/:id/tcp-tunnel` with `heyo+ws://` tickets, their revocation. */
+  "tunnels",
+  /** `WSS /v1/sprites/{name}/ports/watch`: `port_list`, then `port_opened` / `port_closed`. */
+  "ports-watch"
 ]

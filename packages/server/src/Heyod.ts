@@ -9,8 +9,14 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
+import * as Databases from "./database/Databases.js"
+import * as Archives from "./engine/Archives.js"
+import * as Checkpoints from "./engine/Checkpoints.js"
 import * as Sandboxes from "./engine/Sandboxes.js"
+import * as SandboxFs from "./files/SandboxFs.js"
+import * as Sessions from "./sessions/Sessions.js"
 import { app } from "./http/Dialects.js"
+import * as Network from "./network/Network.js"
 import * as NamespaceRuntime from "./runtime/NamespaceRuntime.js"
 import { defaults, type Options, ServerConfig } from "./ServerConfig.js"
 import * as Store from "./state/Store.js"
@@ -23,13 +29,18 @@ export const layer = (overrides: Partial<Options> = {}) =>
     const options: Options = { ...defaults, ...overrides, dataDir: path.resolve(overrides.dataDir ?? defaults.dataDir) }
     yield* Effect.sync(() => fs.mkdirSync(options.dataDir, { recursive: true }))
     const config = Layer.succeed(ServerConfig, options)
-    const engine = Sandboxes.layer.pipe(
+    const engine = Layer.mergeAll(Checkpoints.layer, Archives.layer, Sessions.layer, SandboxFs.layer).pipe(
+      Layer.provideMerge(Sandboxes.layer),
       Layer.provide(Store.layer(options.dataDir)),
-      Layer.provide(NamespaceRuntime.layer({ dataDir: options.dataDir, storage: options.storage })),
+      // networking wraps the bare runtime: it provides Network and the networked Runtime
+      Layer.provideMerge(Network.layer.pipe(
+        Layer.provide(NamespaceRuntime.layer({ dataDir: options.dataDir, storage: options.storage }))
+      )),
       Layer.provide(config)
     )
     return HttpServer.serve(app).pipe(
       Layer.provide(engine),
+      Layer.provide(Databases.layer),
       Layer.provide(config),
       Layer.provideMerge(NodeHttpServer.layer(() => http.createServer(), { port: options.port, host: "127.0.0.1" }))
     )

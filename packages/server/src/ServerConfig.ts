@@ -22,6 +22,28 @@ export interface Options {
   readonly setupHookTimeout: Duration.Duration
   /** Largest accepted JSON request body. Default 1 MiB (the cloud's limit), then 413. */
   readonly maxBodyBytes: number
+  /** Longest one database request (an `exec` batch, a Hrana pipeline) may run; then its SQL worker is killed. Default 10 s. */
+  readonly sqlStatementTimeout: Duration.Duration
+  /** How long an idle Hrana stream (a libsql baton) lives; its open transaction is then rolled back. Default 30 s. */
+  readonly hranaIdleTimeout: Duration.Duration
+  /** Output each exec session or shell keeps for re-attaching. Default 1 MiB. */
+  readonly scrollbackBytes: number
+  /** How long a non-TTY exec runs on after its last client left (`max_run_after_disconnect`'s default). Default 10 s. */
+  readonly execLinger: Duration.Duration
+  /** How long a disconnected Heyo shell waits for its client to come back. Default 60 s. */
+  readonly shellGrace: Duration.Duration
+  /** How long an exited session stays listed and attachable (its scrollback, its exit code). Default 5 min. */
+  readonly sessionRetention: Duration.Duration
+  /** Between SIGTERM and SIGKILL when a session is ended for its client (linger or grace over). Default 5 s. */
+  readonly killGrace: Duration.Duration
+  /** Egress of new sandboxes with no policy given at create: `allow` (open, as on Sprites) or `deny` (`*` denied). Default `allow`. */
+  readonly egressDefault: "allow" | "deny"
+  /**
+   * Test option: the egress proxy's whole resolver, name -> IP address. Names not in it fail
+   * without any DNS query; addresses from it are exempt from the loopback/private refusal (IP
+   * literals in requests are not). Default unset: the host's resolver.
+   */
+  readonly egressTestHosts: Readonly<Record<string, string>> | undefined
 }
 
 export const defaults = {
@@ -32,7 +54,16 @@ export const defaults = {
   ttlSweepInterval: Duration.seconds(5),
   execTimeout: Duration.minutes(10),
   setupHookTimeout: Duration.minutes(10),
-  maxBodyBytes: 1024 * 1024
+  maxBodyBytes: 1024 * 1024,
+  sqlStatementTimeout: Duration.seconds(10),
+  hranaIdleTimeout: Duration.seconds(30),
+  scrollbackBytes: 1024 * 1024,
+  execLinger: Duration.seconds(10),
+  shellGrace: Duration.seconds(60),
+  sessionRetention: Duration.minutes(5),
+  killGrace: Duration.seconds(5),
+  egressDefault: "allow",
+  egressTestHosts: undefined
 } satisfies Options
 
 export class ServerConfig extends Context.Tag("@heyo-effect/server/ServerConfig")<ServerConfig, Options>() {}

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { parseArgs } from "node:util"
 import * as Heyod from "./Heyod.js"
+import { parseHosts } from "./network/Resolver.js"
 
 const usage = `usage: heyod [options]
   --port <n>                  TCP port on 127.0.0.1 (default ${Heyod.defaults.port}; 0 = any free port)
@@ -19,6 +20,16 @@ const usage = `usage: heyod [options]
   --exec-timeout <d>          longest POST /sandbox/:id/exec command (default 10m)
   --setup-hook-timeout <d>    longest setup hook (default 10m)
   --max-body-bytes <n>        largest JSON request body (default 1048576)
+  --sql-statement-timeout <d> longest database exec batch or Hrana pipeline; the query is then stopped (default 10s)
+  --hrana-idle-timeout <d>    idle libsql stream (baton) lifetime; its open transaction is rolled back (default 30s)
+  --scrollback-bytes <n>      output each exec session or shell keeps for re-attaching (default 1048576)
+  --exec-linger <d>           how long a non-TTY exec outlives its last client (default 10s)
+  --shell-grace <d>           how long a disconnected shell waits for its client (default 60s)
+  --session-retention <d>     how long an exited session stays listed and attachable (default 5m)
+  --kill-grace <d>            SIGTERM to SIGKILL when heyod ends an abandoned session (default 5s)
+  --egress-default allow|deny egress of new sandboxes created without a network policy (default allow)
+  --egress-test-hosts <map>   TEST ONLY: name=ip,name=ip is the egress proxy's whole resolver (no DNS);
+                              mapped addresses may be loopback/private, IP literals still may not
 durations: 250ms, 5s, 2m, 1h (a bare number is milliseconds)`
 
 const fail = (message: string): never => {
@@ -53,6 +64,15 @@ const parse = () =>
       "exec-timeout": { type: "string" },
       "setup-hook-timeout": { type: "string" },
       "max-body-bytes": { type: "string" },
+      "sql-statement-timeout": { type: "string" },
+      "hrana-idle-timeout": { type: "string" },
+      "scrollback-bytes": { type: "string" },
+      "exec-linger": { type: "string" },
+      "shell-grace": { type: "string" },
+      "session-retention": { type: "string" },
+      "kill-grace": { type: "string" },
+      "egress-default": { type: "string" },
+      "egress-test-hosts": { type: "string" },
       help: { type: "boolean", short: "h" }
     },
     strict: true
@@ -71,6 +91,14 @@ const storage = flags.storage ?? "auto"
 if (storage !== "auto" && storage !== "btrfs" && storage !== "dir") fail(`--storage: "${storage}" is not auto, btrfs or dir`)
 const apiKey = flags["api-key"] ?? process.env["HEYO_API_KEY"]
 
+function egressOptions(): Partial<Heyod.Options> {
+  const egressDefault = flags["egress-default"] ?? Heyod.defaults.egressDefault
+  if (egressDefault !== "allow" && egressDefault !== "deny") fail(`--egress-default: "${egressDefault}" is not allow or deny`)
+  const hosts = flags["egress-test-hosts"] === undefined ? undefined : parseHosts(flags["egress-test-hosts"])
+  if (typeof hosts === "string") fail(`--egress-test-hosts: ${hosts}`)
+  return { egressDefault: egressDefault as "allow" | "deny", egressTestHosts: hosts as Record<string, string> | undefined }
+}
+
 const options: Partial<Heyod.Options> = {
   port: integer("--port", flags.port, Heyod.defaults.port, 0),
   dataDir: flags["data-dir"] ?? Heyod.defaults.dataDir,
@@ -79,7 +107,15 @@ const options: Partial<Heyod.Options> = {
   ttlSweepInterval: duration("--ttl-sweep-interval", flags["ttl-sweep-interval"], Heyod.defaults.ttlSweepInterval),
   execTimeout: duration("--exec-timeout", flags["exec-timeout"], Heyod.defaults.execTimeout),
   setupHookTimeout: duration("--setup-hook-timeout", flags["setup-hook-timeout"], Heyod.defaults.setupHookTimeout),
-  maxBodyBytes: integer("--max-body-bytes", flags["max-body-bytes"], Heyod.defaults.maxBodyBytes, 1)
+  maxBodyBytes: integer("--max-body-bytes", flags["max-body-bytes"], Heyod.defaults.maxBodyBytes, 1),
+  sqlStatementTimeout: duration("--sql-statement-timeout", flags["sql-statement-timeout"], Heyod.defaults.sqlStatementTimeout),
+  hranaIdleTimeout: duration("--hrana-idle-timeout", flags["hrana-idle-timeout"], Heyod.defaults.hranaIdleTimeout),
+  scrollbackBytes: integer("--scrollback-bytes", flags["scrollback-bytes"], Heyod.defaults.scrollbackBytes, 4096),
+  execLinger: duration("--exec-linger", flags["exec-linger"], Heyod.defaults.execLinger),
+  shellGrace: duration("--shell-grace", flags["shell-grace"], Heyod.defaults.shellGrace),
+  sessionRetention: duration("--session-retention", flags["session-retention"], Heyod.defaults.sessionRetention),
+  killGrace: duration("--kill-grace", flags["kill-grace"], Heyod.defaults.killGrace),
+  ...egressOptions()
 }
 
 const main = Heyod.url.pipe(

@@ -9,16 +9,21 @@ import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Databases from "../src/database/Databases.js"
+import * as Archives from "../src/engine/Archives.js"
+import * as Checkpoints from "../src/engine/Checkpoints.js"
 import * as Sandboxes from "../src/engine/Sandboxes.js"
 import { app } from "../src/http/heyo/HeyoApp.js"
 import { defaults, type Options, ServerConfig } from "../src/ServerConfig.js"
+import * as Sessions from "../src/sessions/Sessions.js"
 import * as Store from "../src/state/Store.js"
 import * as FakeRuntime from "./support/FakeRuntime.js"
 
 const server = (overrides: Partial<Options> = {}) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "heyod-router-"))
   const config = Layer.succeed(ServerConfig, { ...defaults, dataDir, ...overrides })
-  const engine = Sandboxes.layer.pipe(
+  const engine = Layer.mergeAll(Checkpoints.layer, Archives.layer, Databases.layer, Sessions.layer).pipe(
+    Layer.provideMerge(Sandboxes.layer),
     Layer.provide(Store.layer(dataDir)),
     Layer.provide(FakeRuntime.make().layer),
     Layer.provide(config)

@@ -6,6 +6,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
+import { NetworkPolicy } from "../sprites/NetworkPolicy.js"
 import { SandboxDriver, SandboxRegion, SandboxSize, SandboxStatusTolerant } from "./Enums.js"
 
 /** `sb-` followed by 8 lowercase alphanumerics on heyod; any string from other servers. */
@@ -49,7 +50,9 @@ export class SandboxCreateBody extends Schema.Class<SandboxCreateBody>("SandboxC
   setupHooks: Schema.optional(Schema.Array(Schema.String)).pipe(Schema.fromKey("setup_hooks")),
   sizeClass: Schema.optional(SandboxSize).pipe(Schema.fromKey("size_class")),
   /** The one camelCase field of the create body. */
-  daemonId: Schema.optional(Schema.String)
+  daemonId: Schema.optional(Schema.String),
+  /** heyod extension: the sandbox's initial network policy (Sprites `{rules}` shape). */
+  networkPolicy: Schema.optional(NetworkPolicy).pipe(Schema.fromKey("network_policy"))
 }) {}
 
 /** `POST /sandbox-deploy` answer: 202 while provisioning. */

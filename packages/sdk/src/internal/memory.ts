@@ -2,13 +2,14 @@
 import { HeyoExec, HeyoFiles, HeyoSandbox } from "@heyo-effect/protocol"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import * as Commands from "../Commands.js"
-import * as ExecEvent from "../ExecEvent.js"
 import * as HeyoError from "../HeyoError.js"
 import type * as Testing from "../Testing.js"
+import { makeMemoryCheckpoint } from "./memoryCheckpoint.js"
 import { CREATE_DEFAULTS, createBody, type SandboxBackend, sandboxFrom, toSeconds } from "./sandbox.js"
-import { commandsFrom, encode, filesFrom, sandboxId } from "./services.js"
+import { makeMemoryExec } from "./memoryExec.js"
+import { makeMemoryFiles } from "./fsMemory.js"
+import { commandsFrom, encode, sandboxId } from "./services.js"
 
 interface State {
   info: Omit<ConstructorParameters<typeof HeyoSandbox.SandboxInfo>[0], "status" | "statusChangedAt">
@@ -124,7 +125,17 @@ export const makeMemory = (options: Testing.Options) => {
       Effect.map(lookup(id, `POST /deployed-sandboxes/${id}/ttl`), (s) => {
         const seconds = toSeconds(ttl)
         s.info = { ...s.info, ttlSeconds: seconds === 0 ? null : seconds }
-      })
+      }),
+    coldStore: (id) => Effect.flatMap(lookup(id, `POST /deployed-sandboxes/${id}/checkpoint`), (s) => setStatus(s, "cold-stored")),
+    restore: (id) => Effect.flatMap(lookup(id, `POST /deployed-sandboxes/${id}/restore`), (s) => setStatus(s, "running")),
+    // The fake holds no archives (nothing can upload one), so every id is unknown, as on a server.
+    replaceMount: (id, archiveId) =>
+      Effect.flatMap(lookup(id, `POST /deployed-sandboxes/${id}/replace-mount`), () =>
+        Effect.fail(
+          new HeyoError.NotFound({
+            message: `archive ${archiveId} not found (calling POST /deployed-sandboxes/${id}/replace-mount)`
+          })
+        ))
   }
 
   const answer = (
@@ -149,48 +160,9 @@ export const makeMemory = (options: Testing.Options) => {
       return new Commands.CommandResult({ stdout, stderr, output: out.output ?? stdout + stderr, exitCode: out.exitCode ?? 0 })
     })
 
-  // The same handler streamed: stdin is read to its end first, then the answer comes as at most
-  // one Stdout, one Stderr and the Exit (its code wrapped to a byte, as on the wire).
-  const commands = commandsFrom(
-    (id, command, o) => answer(id, command, o),
-    <E>(id: HeyoSandbox.SandboxId, command: string, o: Commands.StreamOptions<E>) =>
-      Effect.gen(function*() {
-        const stdin = o.stdin === undefined
-          ? undefined
-          : yield* Stream.runFold(o.stdin, new Uint8Array(0), (all, chunk) => {
-            const next = new Uint8Array(all.byteLength + chunk.byteLength)
-            next.set(all)
-            next.set(chunk, all.byteLength)
-            return next
-          })
-        const result = yield* answer(id, command, { cwd: o.cwd, env: o.env }, { stdin, args: o.args })
-        const events: Array<ExecEvent.ExecEvent> = []
-        if (result.stdout !== "") events.push(ExecEvent.Stdout({ data: encoder.encode(result.stdout) }))
-        if (result.stderr !== "") events.push(ExecEvent.Stderr({ data: encoder.encode(result.stderr) }))
-        events.push(ExecEvent.Exit({ exitCode: result.exitCode & 0xff }))
-        return Stream.fromIterable(events)
-      }).pipe(Stream.unwrap)
-  )
+  const commands = commandsFrom((id, command, o) => answer(id, command, o), makeMemoryExec(answer))
 
-  const files = filesFrom({
-    read: (id, filePath, mountPath) =>
-      Effect.gen(function*() {
-        yield* encode(HeyoFiles.ReadFileRequest, new HeyoFiles.ReadFileRequest({ filePath, mountPath }, true))
-        const call = `POST /sandbox/${id}/read-file`
-        const bytes = (yield* lookup(id, call)).files.get(resolvePath(mountPath, filePath))
-        if (bytes === undefined) {
-          return yield* new HeyoError.NotFound({ message: `file ${filePath} not found in ${mountPath} (calling ${call})` })
-        }
-        return bytes
-      }),
-    write: (id, filePath, mountPath, content) =>
-      Effect.gen(function*() {
-        yield* encode(HeyoFiles.WriteFileRequest, new HeyoFiles.WriteFileRequest({ filePath, mountPath, content }, true))
-        const s = yield* lookup(id, `POST /sandbox/${id}/write-file`)
-        // A copy: the caller may reuse its buffer.
-        s.files.set(resolvePath(mountPath, filePath), content.slice())
-      })
-  })
+  const files = makeMemoryFiles(lookup)
 
   const mock: Testing.MockService = {
     sandboxes: Effect.sync(() => [...sandboxes.values()].map(infoOf)),
@@ -199,6 +171,8 @@ export const makeMemory = (options: Testing.Options) => {
     setStatus: (id, status, errorMessage) => Effect.flatMap(lookup(id, "Mock.setStatus"), (s) => setStatus(s, status, errorMessage))
   }
 
-  return { sandbox: sandboxFrom(backend, commands, files), commands, files, mock }
+  const checkpoint = makeMemoryCheckpoint(lookup, now)
+
+  return { sandbox: sandboxFrom(backend, commands, files), commands, files, mock, checkpoint }
 }
 

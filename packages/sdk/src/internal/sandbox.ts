@@ -3,7 +3,7 @@
  * polling, name filtering, spans. The HTTP service and the in-memory fake provide only a
  * `SandboxBackend`, so both behave the same way above the wire.
  */
-import { HeyoSandbox } from "@heyo-effect/protocol"
+import { HeyoSandbox, SpritesNetworkPolicy } from "@heyo-effect/protocol"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -36,6 +36,13 @@ export interface SandboxBackend {
   readonly start: (id: HeyoSandbox.SandboxId, options: Sandbox.StartOptions) => Effect.Effect<void, HeyoError.HttpError>
   readonly restart: (id: HeyoSandbox.SandboxId) => Effect.Effect<void, HeyoError.HttpError>
   readonly setTtl: (id: HeyoSandbox.SandboxId, ttl: Duration.Duration) => Effect.Effect<void, HeyoError.HttpError>
+  readonly coldStore: (id: HeyoSandbox.SandboxId) => Effect.Effect<void, HeyoError.HttpError>
+  readonly restore: (id: HeyoSandbox.SandboxId) => Effect.Effect<void, HeyoError.HttpError>
+  readonly replaceMount: (
+    id: HeyoSandbox.SandboxId,
+    archiveId: string,
+    sandboxPath: string | undefined
+  ) => Effect.Effect<void, HeyoError.HttpError>
 }
 
 /** Statuses after which polling stops without the sandbox being usable (the seeds' trap). */
@@ -144,6 +151,18 @@ export const sandboxFrom = (
     setTtl: Effect.fn("Sandbox.setTtl")(function*(id: string, ttl: Duration.DurationInput) {
       yield* Effect.annotateCurrentSpan("sandbox.id", id)
       return yield* backend.setTtl(sandboxId(id), Duration.decode(ttl))
+    }),
+    coldStore: Effect.fn("Sandbox.coldStore")(function*(id: string) {
+      yield* Effect.annotateCurrentSpan("sandbox.id", id)
+      return yield* backend.coldStore(sandboxId(id))
+    }),
+    restore: Effect.fn("Sandbox.restore")(function*(id: string) {
+      yield* Effect.annotateCurrentSpan("sandbox.id", id)
+      return yield* backend.restore(sandboxId(id))
+    }),
+    replaceMount: Effect.fn("Sandbox.replaceMount")(function*(id: string, archiveId: string, sandboxPath?: string) {
+      yield* Effect.annotateCurrentSpan("sandbox.id", id)
+      return yield* backend.replaceMount(sandboxId(id), archiveId, sandboxPath)
     })
   }
   return self
@@ -178,6 +197,9 @@ export const createBody = (o: Sandbox.CreateOptions) =>
       envVars: o.envVars,
       setupHooks: o.setupHooks,
       sizeClass: o.sizeClass ?? CREATE_DEFAULTS.sizeClass,
-      daemonId: o.daemonId
+      daemonId: o.daemonId,
+      networkPolicy: o.networkPolicy === undefined
+        ? undefined
+        : new SpritesNetworkPolicy.NetworkPolicy({ rules: o.networkPolicy.rules }, true)
     }, true)
   )

@@ -1,15 +1,18 @@
 /**
- * The parts of Commands and Files that do not depend on the transport: spans, defaults and
+ * The parts of Commands that do not depend on the transport (Files: fsService.ts): spans, defaults and
  * derived methods. The HTTP services and the in-memory fakes both build on these, so the two
  * can only differ in where the bytes go.
  */
-import { HeyoExec, HeyoFiles, HeyoSandbox } from "@heyo-effect/protocol"
+import { HeyoExec, HeyoSandbox } from "@heyo-effect/protocol"
 import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Commands from "../Commands.js"
 import type * as ExecEvent from "../ExecEvent.js"
-import type * as Files from "../Files.js"
+import type { ExecSession } from "../ExecSession.js"
+import type { Process } from "../Process.js"
 import * as HeyoError from "../HeyoError.js"
 import { describeIssues } from "./http.js"
 
@@ -27,13 +30,32 @@ export type Exec = (
   options: Commands.RunOptions
 ) => Effect.Effect<HeyoExec.ExecResponse, HeyoError.HttpError>
 
-export type ExecStream = <E>(
-  sandboxId: HeyoSandbox.SandboxId,
-  command: string,
-  options: Commands.StreamOptions<E>
-) => Stream.Stream<ExecEvent.ExecEvent, Commands.StreamError | E>
+/** Everything Commands does beyond `run`, by transport (heyod's exec routes, or memory). */
+export interface ExecBackend {
+  readonly stream: <E>(
+    sandboxId: HeyoSandbox.SandboxId,
+    command: string,
+    options: Commands.StreamOptions<E>
+  ) => Stream.Stream<ExecEvent.ExecEvent, Commands.StreamError | E>
+  readonly spawn: (
+    sandboxId: HeyoSandbox.SandboxId,
+    command: string,
+    options: Commands.SpawnOptions
+  ) => Effect.Effect<Process, Commands.StreamError, Scope.Scope>
+  readonly sessions: (sandboxId: HeyoSandbox.SandboxId) => Effect.Effect<ReadonlyArray<ExecSession>, Commands.StreamError>
+  readonly attach: (
+    sandboxId: HeyoSandbox.SandboxId,
+    sessionId: string,
+    options: Commands.AttachOptions
+  ) => Stream.Stream<ExecEvent.ExecEvent, Commands.StreamError>
+  readonly kill: (
+    sandboxId: HeyoSandbox.SandboxId,
+    sessionId: string,
+    options: Commands.KillOptions
+  ) => Effect.Effect<Option.Option<number>, Commands.StreamError>
+}
 
-export const commandsFrom = (exec: Exec, execStream: ExecStream): Commands.Service => {
+export const commandsFrom = (exec: Exec, backend: ExecBackend): Commands.Service => {
   const run = Effect.fn("Commands.run")(function*(id: string, command: string, options?: Commands.RunOptions) {
     yield* Effect.annotateCurrentSpan("sandbox.id", id)
     return yield* exec(sandboxId(id), command, options ?? {})
@@ -52,40 +74,23 @@ export const commandsFrom = (exec: Exec, execStream: ExecStream): Commands.Servi
     }
     return result
   })
+  const span = (name: string, id: string) =>
+    ({ attributes: { "sandbox.id": id }, captureStackTrace: false }) as const
   const stream = <E = never>(id: string, command: string, options?: Commands.StreamOptions<E>) =>
-    execStream(sandboxId(id), command, options ?? {}).pipe(
-      Stream.withSpan("Commands.stream", { attributes: { "sandbox.id": id }, captureStackTrace: false })
-    )
-  return { run, runOrFail, stream }
-}
-
-export interface FilesBackend {
-  readonly read: (sandboxId: HeyoSandbox.SandboxId, path: string, mountPath: string) => Effect.Effect<Uint8Array, HeyoError.HttpError>
-  readonly write: (
-    sandboxId: HeyoSandbox.SandboxId,
-    path: string,
-    mountPath: string,
-    content: Uint8Array
-  ) => Effect.Effect<void, HeyoError.HttpError>
-}
-
-const encoder = new TextEncoder()
-
-export const filesFrom = (backend: FilesBackend): Files.Service => {
-  const read = Effect.fn("Files.read")(function*(id: string, path: string, options?: Files.FileOptions) {
+    backend.stream(sandboxId(id), command, options ?? {}).pipe(Stream.withSpan("Commands.stream", span("stream", id)))
+  const spawn = Effect.fn("Commands.spawn")(function*(id: string, command: string, options?: Commands.SpawnOptions) {
     yield* Effect.annotateCurrentSpan("sandbox.id", id)
-    return yield* backend.read(sandboxId(id), path, options?.mountPath ?? HeyoFiles.DefaultMountPath)
+    return yield* backend.spawn(sandboxId(id), command, options ?? {})
   })
-  const readText = Effect.fn("Files.readText")(function*(id: string, path: string, options?: Files.FileOptions) {
+  const sessions = Effect.fn("Commands.sessions")(function*(id: string) {
     yield* Effect.annotateCurrentSpan("sandbox.id", id)
-    return new TextDecoder().decode(yield* read(id, path, options))
+    return yield* backend.sessions(sandboxId(id))
   })
-  const write = Effect.fn("Files.write")(
-    function*(id: string, path: string, content: string | Uint8Array, options?: Files.FileOptions) {
-      yield* Effect.annotateCurrentSpan("sandbox.id", id)
-      const bytes = typeof content === "string" ? encoder.encode(content) : content
-      return yield* backend.write(sandboxId(id), path, options?.mountPath ?? HeyoFiles.DefaultMountPath, bytes)
-    }
-  )
-  return { read, readText, write }
+  const attach = (id: string, sessionId: string, options?: Commands.AttachOptions) =>
+    backend.attach(sandboxId(id), sessionId, options ?? {}).pipe(Stream.withSpan("Commands.attach", span("attach", id)))
+  const kill = Effect.fn("Commands.kill")(function*(id: string, sessionId: string, options?: Commands.KillOptions) {
+    yield* Effect.annotateCurrentSpan("sandbox.id", id)
+    return yield* backend.kill(sandboxId(id), sessionId, options ?? {})
+  })
+  return { run, runOrFail, stream, spawn, sessions, attach, kill }
 }

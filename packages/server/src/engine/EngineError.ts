@@ -33,7 +33,29 @@ export class HostFailure extends Schema.TaggedError<HostFailure>()("HostFailure"
   message: Schema.String
 }) {}
 
-export type EngineError = SandboxNotFound | InvalidRequest | Conflict | FileFailed | HostFailure | TimedOut
+/** No exec session or shell with that id in the sandbox (or it expired). */
+export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()("SessionNotFound", {
+  sessionId: Schema.String
+}) {
+  override get message() {
+    return `session ${this.sessionId} not found`
+  }
+}
+
+/** The thing still exists but is over: a session that already exited cannot be killed. */
+export class Gone extends Schema.TaggedError<Gone>()("Gone", {
+  message: Schema.String
+}) {}
+
+export type EngineError =
+  | SandboxNotFound
+  | InvalidRequest
+  | Conflict
+  | FileFailed
+  | HostFailure
+  | TimedOut
+  | SessionNotFound
+  | Gone
 
 /** An operation ran past its deadline and was stopped. */
 export class TimedOut extends Schema.TaggedError<TimedOut>()("TimedOut", {

@@ -14,13 +14,16 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type * as Scope from "effect/Scope"
-import { Runtime, type ExecOutput, type ExecSpec, type Process } from "../runtime/Runtime.js"
+import { Runtime, type ExecOutput, type ExecSpec, type Process, type TerminalSize } from "../runtime/Runtime.js"
 import { ServerConfig } from "../ServerConfig.js"
 import type { SandboxRecord } from "../state/SandboxRecord.js"
 import { Store } from "../state/Store.js"
+import * as ArchiveSeed from "./ArchiveSeed.js"
 import { Conflict, FileFailed, HostFailure, InvalidRequest, SandboxNotFound, TimedOut } from "./EngineError.js"
 import { KeyedLock } from "../internal/KeyedLock.js"
 import { defaultSizeClass, sizeClasses } from "./SizeClass.js"
+import * as Network from "../network/Network.js"
+import type { Policy as NetworkPolicy } from "../network/Policy.js"
 
 export interface CreateSpec {
   readonly name?: string | undefined
@@ -35,6 +38,10 @@ export interface CreateSpec {
   readonly openPorts?: ReadonlyArray<number> | undefined
   readonly ttlSeconds?: number | undefined
   readonly diskSizeGb?: number | undefined
+  /** Unpacked into the sandbox at its first start (see ArchiveSeed.ts). */
+  readonly archiveId?: string | undefined
+  /** Initial egress policy (heyod's `network_policy` extension); else heyod's `egressDefault`. */
+  readonly networkPolicy?: NetworkPolicy | undefined
 }
 
 export interface ExecRequest {
@@ -50,6 +57,8 @@ export interface SpawnRequest {
   readonly cwd?: string | undefined
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly stdin: boolean
+  /** Run on the sandbox's own terminal of this size (output merged on stdout). */
+  readonly tty?: TerminalSize | undefined
 }
 
 export interface Service {
@@ -84,6 +93,19 @@ export interface Service {
     mountPath: string,
     content: Uint8Array
   ) => Effect.Effect<{ readonly path: string }, SandboxNotFound | Conflict | FileFailed | HostFailure>
+  // The hooks Checkpoints and Archives build on.
+  /** Runs `effect` holding the sandbox's lock: no start, stop, delete or provisioning meanwhile. */
+  readonly exclusive: <A, E>(id: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
+  /**
+   * Stops the sandbox, runs `replace` (which swaps its filesystem) and brings it up `running`.
+   * When `replace` fails the untouched filesystem is brought back up and the failure returned.
+   */
+  readonly replaceFilesystem: <E>(
+    id: string,
+    replace: Effect.Effect<void, E>
+  ) => Effect.Effect<SandboxRecord, E | SandboxNotFound | HostFailure>
+  /** Heyo cold store: every process stopped, status `cold-stored`, the disk kept. */
+  readonly coldStore: (id: string) => Effect.Effect<SandboxRecord, SandboxNotFound | HostFailure>
 }
 
 export class Sandboxes extends Context.Tag("@heyo-effect/server/Sandboxes")<Sandboxes, Service>() {}
@@ -112,11 +134,14 @@ export const make = Effect.gen(function*() {
   const config = yield* ServerConfig
   const store = yield* Store
   const runtime = yield* Runtime
+  const seeds = ArchiveSeed.make(store.database, config.dataDir, runtime)
   const locks = new KeyedLock()
   // One provisioning (start + setup hooks + start command) fiber per sandbox; stop and delete
   // interrupt it, and closing the engine's scope interrupts them all.
   const provisioning = yield* FiberMap.make<string>()
   const logDir = path.join(config.dataDir, "logs")
+  // optional so the engine also runs on a bare runtime (unit tests); heyod always provides it
+  const network = yield* Network.optional
 
   const hostFailure = (e: { readonly message: string }) => new HostFailure({ message: e.message })
 
@@ -175,6 +200,8 @@ export const make = Effect.gen(function*() {
       yield* runtime.start({ id, image, limits: sizeClasses[record.sizeClass], hostname: record.name }).pipe(
         Effect.mapError(hostFailure)
       )
+      // `archive_id` at create: unpacked once, before the hooks that may build on it
+      yield* seeds.seed(id)
       if (!record.hooksDone && (record.setupHooks?.length ?? 0) > 0) {
         yield* runHooks(record)
         yield* store.updateSandbox(id, { hooksDone: true })
@@ -231,6 +258,7 @@ export const make = Effect.gen(function*() {
         return yield* new InvalidRequest({ message: `env_vars: "${key}" is not a valid environment variable name` })
       }
     }
+    if (spec.archiveId !== undefined) yield* seeds.validate(spec.archiveId)
     if ((yield* store.getSandboxByName(name)) !== undefined) {
       return yield* new Conflict({ message: `a sandbox named "${name}" already exists` })
     }
@@ -266,6 +294,11 @@ export const make = Effect.gen(function*() {
       Effect.catchAllDefect(() => new Conflict({ message: `a sandbox named "${name}" already exists` }))
     )
     yield* Effect.annotateCurrentSpan("sandbox.id", id)
+    if (spec.archiveId !== undefined) yield* seeds.request(id, spec.archiveId)
+    // before the first start: setup hooks already run under it
+    if (network !== undefined) {
+      yield* network.initialize(id, { policy: spec.networkPolicy, openPorts: spec.openPorts ?? [] }).pipe(Effect.orDie)
+    }
     yield* provision(id)
     return record
   })
@@ -345,7 +378,8 @@ export const make = Effect.gen(function*() {
       argv: request.argv,
       cwd: request.cwd ?? record.workingDirectory ?? defaultCwd,
       env: baseEnv(record, request.env),
-      stdin: request.stdin
+      stdin: request.stdin,
+      tty: request.tty
     }).pipe(
       Effect.catchTags({
         RuntimeError: (e) => Effect.fail(hostFailure(e)),
@@ -444,7 +478,30 @@ export const make = Effect.gen(function*() {
     exec,
     spawn,
     readFile,
-    writeFile
+    writeFile,
+    exclusive: (id, effect) => locks.withLock(id, effect),
+    replaceFilesystem: <E>(id: string, replace: Effect.Effect<void, E>) =>
+      Effect.gen(function*() {
+        yield* get(id)
+        yield* FiberMap.remove(provisioning, id)
+        return yield* locks.withLock(
+          id,
+          Effect.gen(function*() {
+            yield* runtime.stop(id).pipe(Effect.mapError(hostFailure))
+            yield* setStatus(id, "provisioning", { startedAt: null })
+            yield* replace.pipe(Effect.catchAll((e) => bringUpOrFail(id).pipe(Effect.ignore, Effect.zipRight(Effect.fail(e)))))
+            return yield* bringUpOrFail(id)
+          })
+        )
+      }).pipe(Effect.withSpan("Sandboxes.replaceFilesystem", { attributes: { "sandbox.id": id } })),
+    coldStore: Effect.fn("Sandboxes.coldStore")(function*(id: string) {
+      yield* get(id)
+      yield* FiberMap.remove(provisioning, id)
+      return yield* locks.withLock(
+        id,
+        runtime.stop(id).pipe(Effect.mapError(hostFailure), Effect.zipRight(setStatus(id, "cold-stored", { startedAt: null })))
+      )
+    })
   })
 })
 

@@ -14,6 +14,8 @@ const tags: ReadonlySet<string> = new Set<RouteError["_tag"]>([
   "FileFailed",
   "HostFailure",
   "TimedOut",
+  "SessionNotFound",
+  "Gone",
   "BadRequest",
   "PayloadTooLarge",
   "Unauthorized"

@@ -32,6 +32,7 @@ import * as Mounts from "./Mounts.js"
 import * as Netns from "./Netns.js"
 import * as Prerequisites from "./Prerequisites.js"
 import * as Processes from "./Processes.js"
+import * as Pty from "./Pty.js"
 import {
   type ExecOutput,
   type ExecSpec,
@@ -44,6 +45,7 @@ import {
   type StartSpec
 } from "./Runtime.js"
 import * as SandboxFiles from "./SandboxFiles.js"
+import * as Snapshots from "./Snapshots.js"
 import * as Storage from "./Storage.js"
 import * as UserNamespace from "./UserNamespace.js"
 
@@ -100,6 +102,7 @@ export const make = (options: Options) =>
 
     const storage = yield* Storage.open({ mode: options.storage, tools, paths })
     const images = yield* Images.prepare(storage, tools)
+    const snapshots = Snapshots.make(storage, tools)
     const prepared = yield* Cgroups.prepareInstance(detected.layout, instanceId)
     for (const warning of prepared.warnings) yield* Effect.logWarning(warning)
     const layout = prepared.layout
@@ -270,6 +273,7 @@ export const make = (options: Options) =>
       yield* teardown(id)
       yield* storage.deleteVolume(path.join(paths.sandboxes, `.creating-${id}`))
       yield* storage.deleteVolume(storage.sandboxDir(id))
+      yield* snapshots.removeAll(id)
     }, (effect, id) => locks.withLock(id, Effect.uninterruptible(effect)))
 
     /** The running entry to join, checked down to the init's pid namespace. */
@@ -327,6 +331,15 @@ export const make = (options: Options) =>
 
     const spawn = Effect.fn("Runtime.spawn")(function*(id: string, spec: SpawnSpec) {
       const entry = yield* target(id)
+      if (spec.tty !== undefined) {
+        const inner = yield* Join.command(
+          { ...spec, argv: Pty.scriptArgv(spec.argv), env: { TERM: "xterm-256color", ...spec.env } },
+          entry.hostname,
+          id
+        )
+        const command = Join.inCgroups(tools, entry.cgroups, Join.nsenter(tools, entry.init.pid, inner))
+        return yield* Pty.spawnPty(command.file, command.args, spec.tty, { operation: "spawn", sandboxId: id })
+      }
       const inner = yield* Join.command(spec, entry.hostname, id)
       const command = Join.inCgroups(tools, entry.cgroups, Join.nsenter(tools, entry.init.pid, inner))
       return yield* Processes.spawnStreaming(command.file, command.args, { stdin: spec.stdin, operation: "spawn", sandboxId: id })
@@ -403,7 +416,23 @@ export const make = (options: Options) =>
       spawn,
       spawnBackground,
       readFile,
-      writeFile
+      writeFile,
+      checkpoints: {
+        take: (id, name) =>
+          locks.withLock(id, Effect.uninterruptible(Effect.suspend(() => {
+            const entry = running.get(id)
+            return snapshots.take(id, name, entry !== undefined && alive(entry) ? entry.cgroups : [])
+          }))),
+        restore: (id, name) =>
+          locks.withLock(id, Effect.uninterruptible(Effect.suspend(() => {
+            const entry = running.get(id)
+            return entry !== undefined && alive(entry)
+              ? Effect.fail(new RuntimeError({ operation: "restore", sandboxId: id, message: `sandbox ${id} must be stopped to restore a checkpoint` }))
+              : snapshots.restore(id, name)
+          }))),
+        remove: (id, name) => locks.withLock(id, snapshots.remove(id, name)),
+        list: snapshots.list
+      }
     }
     return service
   })

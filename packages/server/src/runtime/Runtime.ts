@@ -84,6 +84,16 @@ export interface SpawnSpec {
   readonly env: Readonly<Record<string, string>>
   /** true: stdin is a pipe fed through `write` and closed by `endStdin`; false: /dev/null. */
   readonly stdin: boolean
+  /**
+   * Run on a terminal of this size: the sandbox's own pseudo-terminal (its /dev/pts), so the
+   * command has a real controlling terminal; output comes merged on `stdout`, `stderr` is empty.
+   */
+  readonly tty?: TerminalSize | undefined
+}
+
+export interface TerminalSize {
+  readonly cols: number
+  readonly rows: number
 }
 
 /**
@@ -104,6 +114,8 @@ export interface Process {
   readonly endStdin: Effect.Effect<void>
   /** Signals the whole process group; a group that is gone is fine. */
   readonly signal: (signal: NodeJS.Signals) => Effect.Effect<void>
+  /** Resizes the terminal of a `tty` process; nothing for a piped one. */
+  readonly resize: (size: TerminalSize) => Effect.Effect<void>
   /** The exit code once the command exits; 128+N when killed by signal N. */
   readonly exitCode: Effect.Effect<number>
 }
@@ -162,6 +174,19 @@ export interface Service {
     path: string,
     data: Uint8Array
   ) => Effect.Effect<void, SandboxFileError | RuntimeError | SandboxNotRunning>
+  /** Checkpoints of sandbox filesystems (Snapshots.ts); each call holds the sandbox's lock. */
+  readonly checkpoints: CheckpointStore
+}
+
+/** Named, consistent copies of a sandbox's filesystem, kept until deleted or the sandbox is destroyed. */
+export interface CheckpointStore {
+  /** Copies the filesystem, freezing the sandbox's processes meanwhile when it runs. */
+  readonly take: (id: string, name: string) => Effect.Effect<{ readonly frozenMillis: number; readonly totalMillis: number }, RuntimeError>
+  /** Replaces the filesystem with a checkpoint's copy; the sandbox must be stopped. */
+  readonly restore: (id: string, name: string) => Effect.Effect<void, RuntimeError>
+  readonly remove: (id: string, name: string) => Effect.Effect<void, RuntimeError>
+  /** Names kept on disk for a sandbox. */
+  readonly list: (id: string) => Effect.Effect<ReadonlyArray<string>>
 }
 
 export class Runtime extends Context.Tag("@heyo-effect/server/Runtime")<Runtime, Service>() {}

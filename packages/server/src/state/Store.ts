@@ -17,6 +17,12 @@ export interface Service {
   readonly listSandboxes: (name?: string) => Effect.Effect<ReadonlyArray<SandboxRecord>>
   readonly deleteSandbox: (id: string) => Effect.Effect<void>
   readonly history: (id: string) => Effect.Effect<ReadonlyArray<StatusChange>>
+  /**
+   * The connection, for engine modules that keep their own tables (checkpoints, archives): each
+   * creates them with `CREATE TABLE IF NOT EXISTS`, referencing `sandboxes(id)` with ON DELETE
+   * CASCADE where its rows die with their sandbox.
+   */
+  readonly database: Database.Database
 }
 
 export class Store extends Context.Tag("@heyo-effect/server/Store")<Store, Service>() {}
@@ -95,7 +101,8 @@ export const make = (dataDir: string) =>
             : [parse(byName.get(name))].filter((r): r is SandboxRecord => r !== undefined)
         ),
       deleteSandbox: (id) => Effect.sync(() => void remove.run(id)),
-      history: (id) => Effect.sync(() => historyOf.all(id))
+      history: (id) => Effect.sync(() => historyOf.all(id)),
+      database: db
     })
   })
 

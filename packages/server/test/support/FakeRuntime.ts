@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import {
   Runtime,
+  RuntimeError,
   SandboxFileError,
   SandboxNotRunning,
   type ExecOutput,
@@ -21,6 +22,7 @@ export interface FakeState {
   readonly files: Map<string, Map<string, Uint8Array>>
   readonly execs: Array<{ readonly id: string; readonly spec: ExecSpec }>
   readonly background: Array<{ readonly id: string; readonly spec: ExecSpec; readonly logFile: string }>
+  readonly checkpoints: Map<string, Map<string, Uint8Array>>
 }
 
 const encoder = new TextEncoder()
@@ -33,7 +35,14 @@ export const output = (stdout: string, exitCode = 0, stderr = ""): ExecOutput =>
 })
 
 export const make = (handler: (id: string, spec: ExecSpec) => ExecOutput = () => output("")) => {
-  const state: FakeState = { created: new Set(), running: new Map(), files: new Map(), execs: [], background: [] }
+  const state: FakeState = {
+    created: new Set(),
+    running: new Map(),
+    files: new Map(),
+    execs: [],
+    background: [],
+    checkpoints: new Map()
+  }
   const whenRunning = <A, E>(id: string, f: () => Effect.Effect<A, E>): Effect.Effect<A, E | SandboxNotRunning> =>
     Effect.suspend((): Effect.Effect<A, E | SandboxNotRunning> =>
       state.running.has(id) ? f() : Effect.fail(new SandboxNotRunning({ sandboxId: id }))
@@ -76,6 +85,7 @@ export const make = (handler: (id: string, spec: ExecSpec) => ExecOutput = () =>
             write: () => Effect.void,
             endStdin: Effect.void,
             signal: () => Effect.void,
+            resize: () => Effect.void,
             exitCode: Effect.succeed(out.exitCode)
           }
         })),
@@ -88,7 +98,26 @@ export const make = (handler: (id: string, spec: ExecSpec) => ExecOutput = () =>
           ? Effect.fail(new SandboxFileError({ reason: "NotFound", path, message: `${path}: no such file` }))
           : Effect.succeed(content)
       }),
-    writeFile: (id, path, data) => whenRunning(id, () => Effect.sync(() => void state.files.get(id)?.set(path, data)))
+    writeFile: (id, path, data) => whenRunning(id, () => Effect.sync(() => void state.files.get(id)?.set(path, data))),
+    // Checkpoints copy the in-memory files, as the real driver copies the upper dir.
+    checkpoints: {
+      take: (id, name) =>
+        Effect.sync(() => {
+          state.checkpoints.set(`${id}/${name}`, new Map(state.files.get(id)))
+          return { frozenMillis: 0, totalMillis: 0 }
+        }),
+      restore: (id, name) =>
+        Effect.suspend(() => {
+          const saved = state.checkpoints.get(`${id}/${name}`)
+          if (saved === undefined) return Effect.fail(new RuntimeError({ operation: "restore", message: `no checkpoint ${name}` }))
+          if (state.running.has(id)) return Effect.fail(new RuntimeError({ operation: "restore", message: "running" }))
+          state.files.set(id, new Map(saved))
+          return Effect.void
+        }),
+      remove: (id, name) => Effect.sync(() => void state.checkpoints.delete(`${id}/${name}`)),
+      list: (id) =>
+        Effect.sync(() => [...state.checkpoints.keys()].filter((k) => k.startsWith(`${id}/`)).map((k) => k.slice(id.length + 1)))
+    }
   })
   return { state, layer }
 }

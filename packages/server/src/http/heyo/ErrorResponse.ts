@@ -10,7 +10,10 @@ import type { RouteError } from "../RouteError.js"
 export const statusOf = (error: RouteError): number => {
   switch (error._tag) {
     case "SandboxNotFound":
+    case "SessionNotFound":
       return 404
+    case "Gone":
+      return 410
     case "InvalidRequest":
     case "BadRequest":
       return 400
@@ -43,6 +46,9 @@ export const fromError = (error: RouteError) => errorResponse(statusOf(error), e
 
 /** A bug in heyod still answers in the dialect's shape, and is logged with its cause. */
 export const fromDefect = (cause: Cause.Cause<unknown>) =>
-  Effect.logError("request failed unexpectedly", cause).pipe(
+  // The client went away (the platform interrupts its request): nobody reads an answer, and a
+  // body written to a socket that is gone (an upgraded one above all) would never finish
+  // writing, holding heyod's shutdown forever.
+  Cause.isInterruptedOnly(cause) ? Effect.succeed(HttpServerResponse.empty({ status: 499 })) : Effect.logError("request failed unexpectedly", cause).pipe(
     Effect.as(errorResponse(500, `internal error: ${Cause.pretty(cause).split("\n")[0]}`))
   )

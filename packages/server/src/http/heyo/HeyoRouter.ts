@@ -10,12 +10,21 @@ import * as Effect from "effect/Effect"
 import { Sandboxes } from "../../engine/Sandboxes.js"
 import { features } from "../../Features.js"
 import * as Body from "../Body.js"
+import * as ArchiveRoutes from "./ArchiveRoutes.js"
+import * as CheckpointRoutes from "./CheckpointRoutes.js"
+import * as DatabaseRouter from "./DatabaseRouter.js"
 import { sandboxInfo } from "./SandboxView.js"
+import * as ShellRoutes from "./ShellRoutes.js"
+import * as TunnelRoutes from "./TunnelRoutes.js"
+import * as ProxyEndpointRoutes from "./ProxyEndpointRoutes.js"
 
 const sandboxId = Effect.map(HttpRouter.params, (params) => params["id"] ?? "")
 
 const info = (record: Parameters<typeof sandboxInfo>[0], status = 200) =>
-  HttpServerResponse.schemaJson(HeyoSandbox.SandboxInfo)(sandboxInfo(record), { status })
+  Effect.flatMap(
+    ProxyEndpointRoutes.urlsOf(record),
+    (urls) => HttpServerResponse.schemaJson(HeyoSandbox.SandboxInfo)(sandboxInfo(record, urls), { status })
+  )
 
 const decoder = new TextDecoder()
 
@@ -50,7 +59,8 @@ export const router = HttpRouter.empty.pipe(
       const query = yield* HttpServerRequest.ParsedSearchParams
       const name = typeof query["name"] === "string" ? query["name"] : undefined
       const records = yield* (yield* Sandboxes).list(name)
-      return yield* HttpServerResponse.schemaJson(HeyoSandbox.SandboxList)(records.map(sandboxInfo))
+      const infos = yield* Effect.forEach(records, (r) => Effect.map(ProxyEndpointRoutes.urlsOf(r), (urls) => sandboxInfo(r, urls)))
+      return yield* HttpServerResponse.schemaJson(HeyoSandbox.SandboxList)(infos)
     })
   ),
   HttpRouter.get(
@@ -137,5 +147,11 @@ export const router = HttpRouter.empty.pipe(
         { status: 201 }
       )
     })
-  )
+  ),
+  HttpRouter.concat(CheckpointRoutes.router),
+  HttpRouter.concat(ArchiveRoutes.router),
+  HttpRouter.concat(ShellRoutes.router),
+  HttpRouter.concat(DatabaseRouter.router),
+  HttpRouter.concat(TunnelRoutes.router),
+  HttpRouter.concat(ProxyEndpointRoutes.router)
 )

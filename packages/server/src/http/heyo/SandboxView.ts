@@ -3,7 +3,8 @@ import { HeyoSandbox } from "@heyo-effect/protocol"
 import { sizeClasses } from "../../engine/SizeClass.js"
 import type { SandboxRecord } from "../../state/SandboxRecord.js"
 
-export const sandboxInfo = (record: SandboxRecord): HeyoSandbox.SandboxInfo => {
+/** `urls`: the bound ports (ProxyEndpointRoutes.urlsOf); none when not given. */
+export const sandboxInfo = (record: SandboxRecord, urls: ReadonlyArray<HeyoSandbox.BoundUrl> = []): HeyoSandbox.SandboxInfo => {
   const limits = sizeClasses[record.sizeClass]
   return new HeyoSandbox.SandboxInfo({
     id: HeyoSandbox.SandboxId.make(record.id),
@@ -24,7 +25,7 @@ export const sandboxInfo = (record: SandboxRecord): HeyoSandbox.SandboxInfo => {
     isDeployed: true,
     errorMessage: record.errorMessage,
     statusChangedAt: record.statusChangedAt,
-    urls: [],
+    urls,
     guestIp: null,
     metadata: record.metadata ?? null,
     createdAt: record.createdAt,

@@ -19,7 +19,10 @@ export const withVersion = (response: HttpServerResponse.HttpServerResponse) =>
 const statusAndCode = (error: RouteError): readonly [number, string] => {
   switch (error._tag) {
     case "SandboxNotFound":
+    case "SessionNotFound":
       return [404, "not_found"]
+    case "Gone":
+      return [410, "gone"]
     case "InvalidRequest":
     case "BadRequest":
       return [400, "bad_request"]
@@ -57,6 +60,9 @@ export const fromError = (error: RouteError) => {
 
 /** A bug in heyod still answers in the dialect's shape, and is logged with its cause. */
 export const fromDefect = (cause: Cause.Cause<unknown>) =>
-  Effect.logError("request failed unexpectedly", cause).pipe(
+  // The client went away (the platform interrupts its request): nobody reads an answer, and a
+  // body written to a socket that is gone (an upgraded one above all) would never finish
+  // writing, holding heyod's shutdown forever.
+  Cause.isInterruptedOnly(cause) ? Effect.succeed(HttpServerResponse.empty({ status: 499 })) : Effect.logError("request failed unexpectedly", cause).pipe(
     Effect.as(errorResponse(500, "internal_error", `internal error: ${Cause.pretty(cause).split("\n")[0]}`))
   )
