@@ -11,7 +11,7 @@ if ! command -v pnpm >/dev/null 2>&1; then
 fi
 
 # command:package pairs heyod needs on the host (reference/runtime.md).
-needs=(bwrap:bubblewrap mkfs.btrfs:btrfs-progs nsenter:util-linux unshare:util-linux ip:iproute2 losetup:mount)
+needs=(bwrap:bubblewrap mkfs.btrfs:btrfs-progs nsenter:util-linux unshare:util-linux ip:iproute2 losetup:mount nc:netcat-openbsd)
 missing=()
 for pair in "${needs[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")

@@ -29,6 +29,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { HeyoClient, path } from "./HeyoClient.js"
 import * as HeyoError from "./HeyoError.js"
+import * as NetworkRegistry from "./NetworkRegistry.js"
 
 /** The server-side extension these calls need. @since 0.1.0 */
 export const FEATURE = "network-policy"
@@ -51,8 +52,8 @@ export const includeDefaults: Rule = { include: "defaults" }
 /** @since 0.1.0 */
 export type NetworkError = HeyoError.HttpError | HeyoError.Unsupported
 
-/** @since 0.1.0 */
-export interface Service {
+/** Also private networks, members and services (NetworkRegistry.ts). @since 0.1.0 */
+export interface Service extends NetworkRegistry.Registry {
   readonly getPolicy: (sandboxId: string) => Effect.Effect<Policy, NetworkError>
   /** Replaces the whole policy; an invalid rule fails with `InvalidArgument` before any call. */
   readonly setPolicy: (sandboxId: string, policy: Policy) => Effect.Effect<void, NetworkError>
@@ -138,6 +139,7 @@ export const make: Effect.Effect<Service, never, HeyoClient> = Effect.gen(functi
   const route = (id: string) => path`/v1/sprites/${id}/policy/network`
   const self = (): Service => service
   const service: Service = {
+    ...NetworkRegistry.make(client),
     getPolicy: Effect.fn("Network.getPolicy")(function*(sandboxId: string) {
       yield* Effect.annotateCurrentSpan("sandbox.id", sandboxId)
       yield* client.requireFeature(FEATURE)
@@ -233,3 +235,24 @@ export const watchPorts = (sandboxId: string) => Stream.unwrap(Effect.map(Networ
 /** @since 0.1.0 */
 export const waitForPort = (sandboxId: string, port: number, timeout?: Duration.DurationInput) =>
   Effect.flatMap(Network, (n) => n.waitForPort(sandboxId, port, timeout))
+
+// --- private networks (NetworkRegistry.ts) ---
+/** @since 0.1.0 */
+export const listNetworks = Effect.flatMap(Network, (n) => n.listNetworks)
+/** @since 0.1.0 */
+export const defaultNetwork = Effect.flatMap(Network, (n) => n.defaultNetwork)
+/** @since 0.1.0 */
+export const createNetwork = (name: string, options?: { readonly description?: string | undefined }) =>
+  Effect.flatMap(Network, (n) => n.createNetwork(name, options))
+/** @since 0.1.0 */
+export const addMember = (networkId: string, member: NetworkRegistry.MemberSpec) =>
+  Effect.flatMap(Network, (n) => n.addMember(networkId, member))
+/** @since 0.1.0 */
+export const removeMember = (networkId: string, kind: NetworkRegistry.MemberKind, ref: string) =>
+  Effect.flatMap(Network, (n) => n.removeMember(networkId, kind, ref))
+/** @since 0.1.0 */
+export const registerService = (service: NetworkRegistry.ServiceSpec) => Effect.flatMap(Network, (n) => n.registerService(service))
+/** @since 0.1.0 */
+export const listServices = Effect.flatMap(Network, (n) => n.listServices)
+/** A ticket (`connectionUrl`) for `Tunnel.connect`. @since 0.1.0 */
+export const dialService = (name: string, port: number) => Effect.flatMap(Network, (n) => n.dialService(name, port))

@@ -32,7 +32,8 @@ const egress = net.createServer({ noDelay: true }, (client) => {
   pipeBoth(client, upstream)
 })
 
-const ingress = net.createServer((client) => {
+// half-open: heyod ending its side (its client shut down sending) must not cut the answer short
+const ingress = net.createServer({ allowHalfOpen: true }, (client) => {
   let header = ""
   const onData = (chunk) => {
     header += chunk.toString("latin1")

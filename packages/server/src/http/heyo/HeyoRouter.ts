@@ -17,6 +17,7 @@ import { sandboxInfo } from "./SandboxView.js"
 import * as ShellRoutes from "./ShellRoutes.js"
 import * as TunnelRoutes from "./TunnelRoutes.js"
 import * as ProxyEndpointRoutes from "./ProxyEndpointRoutes.js"
+import * as NetworkRoutes from "./NetworkRoutes.js"
 
 const sandboxId = Effect.map(HttpRouter.params, (params) => params["id"] ?? "")
 
@@ -153,5 +154,6 @@ export const router = HttpRouter.empty.pipe(
   HttpRouter.concat(ShellRoutes.router),
   HttpRouter.concat(DatabaseRouter.router),
   HttpRouter.concat(TunnelRoutes.router),
-  HttpRouter.concat(ProxyEndpointRoutes.router)
+  HttpRouter.concat(ProxyEndpointRoutes.router),
+  HttpRouter.concat(NetworkRoutes.router)
 )

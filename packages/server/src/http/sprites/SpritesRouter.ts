@@ -12,7 +12,7 @@ import * as FsRoutes from "./FsRoutes.js"
 import * as NetworkPortsSocket from "./NetworkPortsSocket.js"
 import * as NetworkRoutes from "./NetworkRoutes.js"
 import * as ProxySocket from "./ProxySocket.js"
-import { spriteOf } from "./SpriteView.js"
+import * as SpriteUrlRoutes from "./SpriteUrlRoutes.js"
 
 export { query, sprite } from "./SpriteLookup.js"
 import { sprite } from "./SpriteLookup.js"
@@ -20,8 +20,9 @@ import { sprite } from "./SpriteLookup.js"
 export const router = HttpRouter.empty.pipe(
   HttpRouter.get(
     "/v1/sprites/:name",
-    Effect.flatMap(sprite, (record) => HttpServerResponse.schemaJson(SpritesSprite.Sprite)(spriteOf(record)))
+    Effect.flatMap(sprite, (record) => Effect.flatMap(SpriteUrlRoutes.spriteWithUrl(record), HttpServerResponse.schemaJson(SpritesSprite.Sprite)))
   ),
+  HttpRouter.concat(SpriteUrlRoutes.router),
   HttpRouter.concat(ExecRoutes.router),
   HttpRouter.concat(CheckpointRoutes.router),
   HttpRouter.concat(FsRoutes.router),
