@@ -51,15 +51,27 @@ describe("tunnels and bound URLs on the wire", () => {
     expect((reply.json as Record<string, unknown>)["features"], show(reply)).toContain("tunnels")
   })
 
-  it("POST /sandboxes/:id/tcp-tunnel: 200 {connection_url} with a heyo+ws:// ticket, the same on repeat", async () => {
+  it("POST /sandboxes/:id/tcp-tunnel: by default a heyo:// iroh EndpointTicket, the same on repeat", async () => {
     const first = expectJson(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 5432 }), 200)
+    expect(Object.keys(first)).toEqual(["connection_url"])
+    const ticket = String(first["connection_url"])
+    expect(ticket).toMatch(/^heyo:\/\/endpoint[a-z2-7]{60,}$/)
+    const again = expectJson(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 5432 }), 200)
+    expect(again["connection_url"]).toBe(ticket)
+    const other = expectJson(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 5433 }), 200)
+    expect(other["connection_url"]).not.toBe(ticket)
+    expectError(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 5432, transport: "quic" }), 400)
+  })
+
+  it("POST /sandboxes/:id/tcp-tunnel {transport:\"ws\"}: 200 {connection_url} with a heyo+ws:// ticket, the same on repeat", async () => {
+    const first = expectJson(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 5432, transport: "ws" }), 200)
     expect(Object.keys(first)).toEqual(["connection_url"])
     const ticket = String(first["connection_url"])
     expect(ticket).toMatch(new RegExp(`^heyo\\+ws://127\\.0\\.0\\.1:${heyod.port}/tunnels/${id}/5432\\?grant=[A-Za-z0-9_-]+$`))
     expect(ticket.startsWith("heyo://")).toBe(false)
-    const again = expectJson(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 5432 }), 200)
+    const again = expectJson(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 5432, transport: "ws" }), 200)
     expect(again["connection_url"]).toBe(ticket)
-    const other = expectJson(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 5433 }), 200)
+    const other = expectJson(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 5433, transport: "ws" }), 200)
     expect(other["connection_url"]).not.toBe(ticket)
   })
 
@@ -72,7 +84,7 @@ describe("tunnels and bound URLs on the wire", () => {
   })
 
   it("a ticket's socket needs its grant, not the key; DELETE .../tcp-tunnel/:port (204) revokes it", async () => {
-    const ticket = String(expectJson(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 6000 }), 200)["connection_url"])
+    const ticket = String(expectJson(await client.post(`/sandboxes/${id}/tcp-tunnel`, { port: 6000, transport: "ws" }), 200)["connection_url"])
     const ws = ticket.replace(/^heyo\+ws:/, "ws:")
     const noGrant = ws.replace(/\?grant=.*$/, "")
     expect(await upgradeStatus(noGrant, { authorization: `Bearer ${KEY}` }), "the API key is not a grant").toBe(401)

@@ -191,7 +191,7 @@ describe("bound URLs", () => {
       const ticket = yield* Effect.gen(function*() {
         yield* Network.setPolicy(sandboxId, { rules: [Network.deny("*")] })
         yield* Network.bindPort(sandboxId, 8080, { isPublic: false })
-        return yield* Tunnel.ticket(sandboxId, 8080)
+        return yield* Tunnel.ticket(sandboxId, 8080, { transport: "ws" })
       }).pipe(Effect.provide(layer()))
       yield* Effect.promise(() => heyod.stop())
       heyod = yield* Effect.promise(() => Heyod.start({ apiKey: KEY, dataDir: heyod.dataDir }))
@@ -202,7 +202,7 @@ describe("bound URLs", () => {
         assert.strictEqual(out.stdout, "403", out.stderr)
         const info = yield* Sandbox.info(sandboxId)
         assert.deepStrictEqual(info.urls.map((u) => [u.port, u.isPublic]), [[8080, false], [9999, true]])
-        assert.strictEqual(yield* Tunnel.ticket(sandboxId, 8080), ticket.replace(/:\d+\//, `:${heyod.port}/`))
+        assert.strictEqual(yield* Tunnel.ticket(sandboxId, 8080, { transport: "ws" }), ticket.replace(/:\d+\//, `:${heyod.port}/`))
         yield* Waiting.untilServing(() => get(host(), "/", { authorization: `Bearer ${KEY}` }))
       }).pipe(Effect.provide(layer()))
     }), { timeout: 90_000 })

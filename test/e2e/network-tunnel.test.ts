@@ -170,9 +170,9 @@ describe("tunnels to a sandbox port", () => {
 
   it.live("tcp-tunnel ticket: heyo+ws://, stable, works with Tunnel.connect without the key; revoked is refused", () =>
     Effect.gen(function*() {
-      const ticket = yield* Tunnel.ticket(sandboxId, ECHO_PORT)
+      const ticket = yield* Tunnel.ticket(sandboxId, ECHO_PORT, { transport: "ws" })
       assert.match(ticket, /^heyo\+ws:\/\/127\.0\.0\.1:\d+\/tunnels\/sb-[0-9a-z]{8}\/7000\?grant=[A-Za-z0-9_-]{22}$/)
-      assert.strictEqual(yield* Tunnel.ticket(sandboxId, ECHO_PORT), ticket, "the same ticket on a repeated call")
+      assert.strictEqual(yield* Tunnel.ticket(sandboxId, ECHO_PORT, { transport: "ws" }), ticket, "the same ticket on a repeated call")
 
       // a client with no API key at all
       const anonymous = SdkClient.layer(heyod, { apiKey: null })
@@ -208,7 +208,7 @@ describe("tunnels to a sandbox port", () => {
         })
       )
       assert.strictEqual(status, 401)
-      const fresh = yield* Tunnel.ticket(sandboxId, ECHO_PORT)
+      const fresh = yield* Tunnel.ticket(sandboxId, ECHO_PORT, { transport: "ws" })
       assert.notStrictEqual(fresh, ticket, "a new grant after revocation")
 
       const invalid = yield* Effect.flip(Effect.scoped(Tunnel.connect("heyo://abcdef")))

@@ -8,9 +8,12 @@
  *
  * - `open(sandboxId, port)`: through the Sprites TCP proxy (`WSS /v1/sprites/{id}/proxy`,
  *   reference/sprites-api.md §2.12) with the client's API key.
- * - `ticket(sandboxId, port)`: Heyo `POST /sandboxes/:id/tcp-tunnel`, a `heyo+ws://` ticket
- *   (heyod's address, the sandbox, the port and a revocable grant; the same ticket until
- *   revoked). `connect(ticket)` needs nothing else: no client, no API key.
+ * - `ticket(sandboxId, port)`: Heyo `POST /sandboxes/:id/tcp-tunnel`, by default a `heyo://` iroh
+ *   ticket (Heyo's hey-proxy: one iroh bi stream per TCP connection, raw bytes), or with
+ *   `{ transport: "ws" }` a `heyo+ws://` ticket (heyod's address, the sandbox, the port and a
+ *   revocable grant). The same ticket until revoked. `connect(ticket)` needs nothing else: no
+ *   client, no API key; it picks the transport from the scheme. `heyo://` loads the optional peer
+ *   dependency `@heyo-effect/p2p` (a native module) on first use only.
  *
  * Needs the `tunnels` extension in `GET /capabilities`; a server without it fails with
  * `Unsupported`.
@@ -32,6 +35,7 @@ import { HeyoClient, path } from "./HeyoClient.js"
 import * as HeyoError from "./HeyoError.js"
 import { statusError } from "./internal/http.js"
 import * as NetworkSocket from "./internal/networkSocket.js"
+import * as P2pTunnel from "./internal/p2pTunnel.js"
 import * as WebSocket from "./internal/webSocket.js"
 
 /** The server-side extension these calls need. @since 0.1.0 */
@@ -56,13 +60,19 @@ export interface TunnelHandle {
 }
 
 /** @since 0.1.0 */
+export interface TicketOptions {
+  /** `"iroh"` (heyod's default): a `heyo://` ticket; `"ws"`: a `heyo+ws://` ticket. */
+  readonly transport?: "iroh" | "ws" | undefined
+}
+
+/** @since 0.1.0 */
 export type TunnelError = HeyoError.HttpError | HeyoError.Unsupported
 
 /** @since 0.1.0 */
 export interface Service {
   readonly open: (sandboxId: string, port: number, options?: Options) => Effect.Effect<TunnelHandle, TunnelError, Scope.Scope>
-  /** A `heyo+ws://` ticket for the port; the same one on every call until revoked. */
-  readonly ticket: (sandboxId: string, port: number) => Effect.Effect<string, TunnelError>
+  /** A ticket for the port (`heyo://` by default); the same one on every call until revoked. */
+  readonly ticket: (sandboxId: string, port: number, options?: TicketOptions) => Effect.Effect<string, TunnelError>
   /** Revokes the port's ticket: connections with it are refused from then on. */
   readonly revoke: (sandboxId: string, port: number) => Effect.Effect<void, TunnelError>
   /** A tunnel from a ticket alone (no API key is sent). */
@@ -125,8 +135,8 @@ const carry = (socket: net.Socket, dial: Dial) =>
     Effect.ensuring(Effect.sync(() => socket.destroy()))
   )
 
-/** The scoped local listener shared by `open` and `connect`. */
-const listen = (dial: Dial, options: Options | undefined) =>
+/** The scoped local listener shared by `open` and `connect`; `handle` owns each accepted socket. */
+const listen = (handle: (socket: net.Socket) => Effect.Effect<void>, options: Options | undefined) =>
   Effect.gen(function*() {
     const host = options?.host ?? "127.0.0.1"
     const fibers = yield* FiberSet.make()
@@ -138,7 +148,7 @@ const listen = (dial: Dial, options: Options | undefined) =>
           sockets.add(socket)
           socket.once("close", () => sockets.delete(socket))
           socket.on("error", () => socket.destroy())
-          run(carry(socket, dial))
+          run(handle(socket))
         })
         server.once("error", (error) =>
           resume(Effect.fail(new HeyoError.Connection({ message: `cannot listen on ${host}:${options?.localPort ?? 0}: ${error.message}`, cause: error }))))
@@ -216,15 +226,15 @@ export const make: Effect.Effect<Service, never, HeyoClient> = Effect.gen(functi
     open: Effect.fn("Tunnel.open")(function*(sandboxId: string, port: number, options?: Options) {
       yield* Effect.annotateCurrentSpan("sandbox.id", sandboxId)
       yield* client.requireFeature(FEATURE)
-      return yield* listen(spritesDial(sandboxId, port), options)
+      return yield* listen((socket) => carry(socket, spritesDial(sandboxId, port)), options)
     }),
-    ticket: Effect.fn("Tunnel.ticket")(function*(sandboxId: string, port: number) {
+    ticket: Effect.fn("Tunnel.ticket")(function*(sandboxId: string, port: number, options?: TicketOptions) {
       yield* Effect.annotateCurrentSpan("sandbox.id", sandboxId)
       yield* client.requireFeature(FEATURE)
       const response = yield* client.json(HeyoTunnel.TcpTunnelResponse, {
         method: "POST",
         path: ticketRoute(sandboxId),
-        body: { port },
+        body: options?.transport === undefined ? { port } : { port, transport: options.transport },
         idempotent: true
       })
       return response.connectionUrl
@@ -235,6 +245,7 @@ export const make: Effect.Effect<Service, never, HeyoClient> = Effect.gen(functi
       yield* client.execute({ method: "DELETE", path: `${ticketRoute(sandboxId)}/${port}` })
     }),
     connect: Effect.fn("Tunnel.connect")(function*(ticket: string, options?: Options) {
+      if (ticket.startsWith("heyo://")) return yield* P2pTunnel.connect(ticket, client.timeout, (handle) => listen(handle, options))
       const parsed = HeyoTunnel.parseTicket(ticket)
       if (parsed === undefined) {
         return yield* new HeyoError.InvalidArgument({
@@ -246,7 +257,7 @@ export const make: Effect.Effect<Service, never, HeyoClient> = Effect.gen(functi
         { path: HeyoTunnel.socketPath(parsed), query: [["grant", parsed.grant]] }
       )
       yield* checkTicket(parsed, client.timeout)
-      return yield* listen(dial, options)
+      return yield* listen((socket) => carry(socket, dial), options)
     })
   }
 })
@@ -258,7 +269,8 @@ export const layer: Layer.Layer<Tunnel, never, HeyoClient> = Layer.effect(Tunnel
 export const open = (sandboxId: string, port: number, options?: Options) =>
   Effect.flatMap(Tunnel, (t) => t.open(sandboxId, port, options))
 /** @since 0.1.0 */
-export const ticket = (sandboxId: string, port: number) => Effect.flatMap(Tunnel, (t) => t.ticket(sandboxId, port))
+export const ticket = (sandboxId: string, port: number, options?: TicketOptions) =>
+  Effect.flatMap(Tunnel, (t) => t.ticket(sandboxId, port, options))
 /** @since 0.1.0 */
 export const revoke = (sandboxId: string, port: number) => Effect.flatMap(Tunnel, (t) => t.revoke(sandboxId, port))
 /** @since 0.1.0 */

@@ -18,6 +18,7 @@ import * as Sessions from "./sessions/Sessions.js"
 import { app } from "./http/Dialects.js"
 import * as Network from "./network/Network.js"
 import * as Networks from "./network/Networks.js"
+import * as P2pGrants from "./network/P2pGrants.js"
 import * as NamespaceRuntime from "./runtime/NamespaceRuntime.js"
 import { defaults, type Options, ServerConfig } from "./ServerConfig.js"
 import * as Store from "./state/Store.js"
@@ -35,9 +36,10 @@ export const layer = (overrides: Partial<Options> = {}) =>
       Layer.provide(Store.layer(options.dataDir)),
       // networking wraps the bare runtime: it provides Network and the networked Runtime
       // private networks wrap the networked runtime in turn (Networks.ts)
-      Layer.provideMerge(Networks.layer.pipe(Layer.provideMerge(Network.layer.pipe(
+      // P2P grants (iroh endpoints) sit on top: sandbox destroy drops their grants
+      Layer.provideMerge(P2pGrants.layer.pipe(Layer.provideMerge(Networks.layer.pipe(Layer.provideMerge(Network.layer.pipe(
         Layer.provide(NamespaceRuntime.layer({ dataDir: options.dataDir, storage: options.storage }))
-      )))),
+      )))))),
       Layer.provide(config)
     )
     return HttpServer.serve(app).pipe(

@@ -1,7 +1,8 @@
 /**
  * `POST /sandboxes/:id/tcp-tunnel` (reference/heyo-api.md §2.5, §5) as heyod serves it: the
- * answer's `connection_url` is a `heyo+ws://` ticket, never `heyo://` (Heyo clients read that as
- * an iroh ticket or a short code). A ticket is
+ * answer's `connection_url` is by default a `heyo://` iroh ticket (hey-proxy, @heyo-effect/p2p);
+ * with `transport: "ws"` in the body, a `heyo+ws://` ticket, never written `heyo://` (Heyo clients
+ * read that as an iroh ticket or a short code). A `heyo+ws://` ticket is
  * `heyo+ws://<host:port of heyod>/tunnels/<sandbox id>/<port>?grant=<credential>`: heyod's
  * address, the sandbox, the port and a revocable credential scoped to that port. Each WebSocket
  * to `ws://<host:port>/tunnels/<sandbox id>/<port>?grant=...` is one TCP connection to the port,
@@ -16,7 +17,12 @@ export const ticketScheme = "heyo+ws:"
 export const transport = "ws_tcp_proxy"
 
 export class TcpTunnelRequest extends Schema.Class<TcpTunnelRequest>("TcpTunnelRequest")({
-  port: Schema.Int.pipe(Schema.between(1, 65535))
+  port: Schema.Int.pipe(Schema.between(1, 65535)),
+  /**
+   * heyod's extension: `"iroh"` (the default) answers a `heyo://` iroh ticket (hey-proxy, issue
+   * 6), `"ws"` this module's `heyo+ws://` ticket.
+   */
+  transport: Schema.optional(Schema.Literal("iroh", "ws"))
 }) {}
 
 export class TcpTunnelResponse extends Schema.Class<TcpTunnelResponse>("TcpTunnelResponse")({

@@ -1,6 +1,7 @@
 /**
  * Heyo `POST /sandboxes/:id/tcp-tunnel {port}` -> `{connection_url}` (reference/heyo-api.md
- * §2.5) with heyod's `heyo+ws://` tickets (protocol heyo/Tunnel.ts), the revocation extension
+ * §2.5): a `heyo://` iroh ticket (P2pGrants.ts) unless the body asks `transport: "ws"` for
+ * heyod's `heyo+ws://` tickets (protocol heyo/Tunnel.ts), the revocation extension
  * `DELETE /sandboxes/:id/tcp-tunnel/:port`, and the tickets' WebSocket
  * `/tunnels/:id/:port?grant=...`: its own credential (no API key), one TCP connection to the
  * port inside the sandbox per WebSocket, raw binary frames. A missing or revoked grant is a 403
@@ -11,9 +12,11 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { HeyoTunnel } from "@heyo-effect/protocol"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { Conflict, InvalidRequest } from "../../engine/EngineError.js"
 import { Sandboxes } from "../../engine/Sandboxes.js"
 import * as Network from "../../network/Network.js"
+import * as P2pGrants from "../../network/P2pGrants.js"
 import * as TcpRelay from "../../network/TcpRelay.js"
 import * as Body from "../Body.js"
 import { BadRequest, Unauthorized } from "../HttpErrors.js"
@@ -62,6 +65,13 @@ export const router = HttpRouter.empty.pipe(
       const id = (yield* HttpRouter.params)["id"] ?? ""
       const body = yield* Body.json(HeyoTunnel.TcpTunnelRequest)
       const record = yield* (yield* Sandboxes).get(id)
+      const p2p = yield* P2pGrants.optional
+      if (body.transport !== "ws" && Option.isSome(p2p)) {
+        const connectionUrl = yield* p2p.value.ticket(record.id, body.port)
+        return yield* HttpServerResponse.schemaJson(HeyoTunnel.TcpTunnelResponse)(
+          new HeyoTunnel.TcpTunnelResponse({ connectionUrl })
+        )
+      }
       const grant = yield* (yield* Network.required).tunnelGrant(record.id, body.port)
       const connectionUrl = HeyoTunnel.formatTicket({
         baseUrl: `http://${request.headers["host"] ?? "127.0.0.1"}`,
@@ -81,6 +91,8 @@ export const router = HttpRouter.empty.pipe(
       const record = yield* (yield* Sandboxes).get(params["id"] ?? "")
       const port = yield* portParam(params["port"])
       yield* (yield* Network.required).revokeTunnel(record.id, port)
+      const p2p = yield* P2pGrants.optional
+      if (Option.isSome(p2p)) yield* p2p.value.revoke(record.id, port)
       return HttpServerResponse.empty({ status: 204 })
     })
   ),

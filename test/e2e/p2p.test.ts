@@ -1,0 +1,214 @@
+/**
+ * P2P tunnels end to end (issue 6): `POST /sandboxes/:id/tcp-tunnel` hands out a `heyo://` iroh
+ * ticket; `Tunnel.connect` carries each local TCP connection on its own iroh bi stream (ALPN
+ * `hey-proxy/tcp/0`) to heyod's endpoint for that grant, which splices it to the port inside the
+ * sandbox. Every endpoint uses the minimal preset with relays disabled, bound to loopback.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Iroh from "@heyo-effect/p2p/Iroh"
+import { Commands, HeyoClient, Sandbox, Tunnel } from "@heyo-effect/sdk"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as crypto from "node:crypto"
+import * as net from "node:net"
+import { afterAll, beforeAll } from "vitest"
+import * as Heyod from "../support/Heyod.js"
+
+const KEY = "p2p-tunnel-key"
+const ECHO_PORT = 7000
+const OTHER_PORT = 7001
+
+/** Echoes on ECHO_PORT; answers "other" and closes on OTHER_PORT. */
+const servers = `
+import socket, threading
+def listen(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(256)
+    return s
+def echo(c):
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+def other():
+    s = listen(${OTHER_PORT})
+    while True:
+        c, _ = s.accept()
+        c.recv(64)
+        c.sendall(b"other")
+        c.close()
+threading.Thread(target=other, daemon=True).start()
+s = listen(${ECHO_PORT})
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=echo, args=(c,), daemon=True).start()
+`
+
+const echo = (port: number, payload: Buffer) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port })
+    const chunks: Array<Buffer> = []
+    let received = 0
+    socket.on("data", (chunk: Buffer) => {
+      chunks.push(chunk)
+      received += chunk.length
+      if (received >= payload.length) {
+        socket.end()
+        resolve(Buffer.concat(chunks))
+      }
+    })
+    socket.on("error", reject)
+    socket.on("close", () => received < payload.length && reject(new Error(`closed after ${received} bytes`)))
+    socket.write(payload)
+  })
+
+/** Everything the far end sends until it closes. */
+const readUntilClose = (port: number, send?: Buffer) =>
+  new Promise<Buffer>((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port })
+    const chunks: Array<Buffer> = []
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk))
+    socket.on("error", () => undefined)
+    socket.on("close", () => resolve(Buffer.concat(chunks)))
+    if (send !== undefined) socket.end(send)
+  })
+
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port })
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.once("error", () => resolve(true))
+  })
+
+describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
+  let heyod: Heyod.Heyod
+  let sandboxId: string
+  const layer = (timeout: Duration.DurationInput = "30 seconds") =>
+    Sandbox.layer.pipe(
+      Layer.provideMerge(HeyoClient.layer({ baseUrl: heyod.url, apiKey: Redacted.make(KEY), timeout })),
+      Layer.provide(NodeHttpClient.layerUndici)
+    )
+  const run = (command: string) => Effect.runPromise(Commands.run(sandboxId, command).pipe(Effect.provide(layer())))
+
+  /** Starts the servers (again after a restart: /tmp is fresh) and waits until both listen. */
+  const startServers = async () => {
+    await run(`cat > /tmp/servers.py <<'EOF'\n${servers}\nEOF\nnohup python3 /tmp/servers.py >/tmp/servers.log 2>&1 &`)
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline) {
+      const probe = await run(`python3 -c "import socket; socket.create_connection(('127.0.0.1', ${OTHER_PORT})).close()"`)
+      if (probe.exitCode === 0) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+
+  beforeAll(async () => {
+    heyod = await Heyod.start({ apiKey: KEY })
+    sandboxId = await Effect.runPromise(
+      Sandbox.create({ name: "e2e-p2p" }).pipe(Effect.map((s) => s.id as string), Effect.provide(layer()))
+    )
+    await startServers()
+  })
+  afterAll(async () => {
+    if (heyod === undefined) return
+    await heyod.stop()
+    assert.deepStrictEqual(Heyod.leftovers(heyod.dataDir), { mounts: [], netns: [], cgroups: [], processes: [], loops: [] })
+  })
+
+  it.live("Tunnel.connect(heyo://): 20 parallel connections each echo 1 MiB byte-exact; the Scope's end closes the listener", () =>
+    Effect.gen(function*() {
+      const ticket = yield* Tunnel.ticket(sandboxId, ECHO_PORT)
+      assert.match(ticket, /^heyo:\/\/endpoint[a-z2-7]+$/)
+      assert.strictEqual(yield* Tunnel.ticket(sandboxId, ECHO_PORT), ticket, "the same ticket on a repeated call")
+      const port = yield* Effect.scoped(Effect.gen(function*() {
+        const tunnel = yield* Tunnel.connect(ticket)
+        assert.strictEqual(tunnel.localUrl, `http://127.0.0.1:${tunnel.localPort}`)
+        const results = yield* Effect.promise(() =>
+          Promise.all(Array.from({ length: 20 }, async () => {
+            const payload = crypto.randomBytes(1024 * 1024)
+            const back = await echo(tunnel.localPort, payload)
+            return back.equals(payload)
+          }))
+        )
+        assert.deepStrictEqual(results.filter((ok) => !ok).length, 0)
+        return tunnel.localPort
+      }))
+      assert.isTrue(yield* Effect.promise(() => refused(port)), "the listener is closed with its Scope")
+    }).pipe(Effect.provide(layer())), { timeout: 120_000 })
+
+  it.live("a ticket for one port does not reach another; a revoked ticket is refused", () =>
+    Effect.gen(function*() {
+      const echoTicket = yield* Tunnel.ticket(sandboxId, ECHO_PORT)
+      const otherTicket = yield* Tunnel.ticket(sandboxId, OTHER_PORT)
+      assert.notStrictEqual(otherTicket, echoTicket)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const other = yield* Tunnel.connect(otherTicket)
+        const fromOther = yield* Effect.promise(() => readUntilClose(other.localPort, Buffer.from("ping")))
+        assert.strictEqual(fromOther.toString(), "other")
+        const viaEcho = yield* Tunnel.connect(echoTicket)
+        const fromEcho = yield* Effect.promise(() => readUntilClose(viaEcho.localPort, Buffer.from("ping")))
+        assert.strictEqual(fromEcho.toString(), "ping")
+      }))
+
+      yield* Tunnel.revoke(sandboxId, OTHER_PORT)
+      const revoked = yield* Effect.flip(Effect.scoped(Tunnel.connect(otherTicket))).pipe(Effect.provide(layer("2 seconds")))
+      assert.strictEqual(revoked._tag, "Connection")
+      const fresh = yield* Tunnel.ticket(sandboxId, OTHER_PORT)
+      assert.notStrictEqual(fresh, otherTicket, "a new endpoint after revocation")
+      const invalid = yield* Effect.flip(Effect.scoped(Tunnel.connect(`heyo://${"a".repeat(70)}`)))
+      assert.strictEqual(invalid._tag, "InvalidArgument")
+    }).pipe(Effect.provide(layer())), { timeout: 60_000 })
+
+  it.live("a raw iroh client from reference/heyo-api.md §5 (ALPN hey-proxy/tcp/0, one bi stream, no framing) talks to heyod", () =>
+    Effect.gen(function*() {
+      const ticket = yield* Tunnel.ticket(sandboxId, ECHO_PORT)
+      const echoed = yield* Effect.promise(async () => {
+        const iroh = Iroh.load()
+        const builder = iroh.Endpoint.builder()
+        iroh.presetMinimal(builder)
+        builder.relayMode(iroh.RelayMode.disabled())
+        builder.bindAddr("127.0.0.1:0")
+        const endpoint = await builder.bind()
+        try {
+          const addr = iroh.EndpointTicket.fromString(ticket.slice("heyo://".length)).endpointAddr()
+          const connection = await endpoint.connect(addr, Array.from(Buffer.from("hey-proxy/tcp/0")))
+          const bi = await connection.openBi()
+          await bi.send.writeAll(Array.from(Buffer.from("raw bytes, no framing\n")))
+          await bi.send.finish()
+          const back = await bi.recv.readToEnd(1 << 20)
+          connection.close(0n, [])
+          return Buffer.from(back).toString()
+        } finally {
+          await endpoint.close()
+        }
+      })
+      assert.strictEqual(echoed, "raw bytes, no framing\n")
+    }).pipe(Effect.provide(layer())), { timeout: 60_000 })
+
+  it.live("a heyod restart keeps the grant's endpoint id: the old ticket still works", () =>
+    Effect.gen(function*() {
+      const ticket = yield* Tunnel.ticket(sandboxId, ECHO_PORT).pipe(Effect.provide(layer()))
+      yield* Effect.promise(() => heyod.stop())
+      heyod = yield* Effect.promise(() => Heyod.start({ apiKey: KEY, dataDir: heyod.dataDir }))
+      yield* Effect.gen(function*() {
+        yield* Sandbox.waitForReady(sandboxId)
+        yield* Effect.promise(startServers)
+        assert.strictEqual(yield* Tunnel.ticket(sandboxId, ECHO_PORT), ticket, "the same ticket after the restart")
+        yield* Effect.scoped(Effect.gen(function*() {
+          const tunnel = yield* Tunnel.connect(ticket)
+          const payload = crypto.randomBytes(64 * 1024)
+          const back = yield* Effect.promise(() => echo(tunnel.localPort, payload))
+          assert.isTrue(back.equals(payload))
+        }))
+      }).pipe(Effect.provide(layer()))
+    }), { timeout: 120_000 })
+})
