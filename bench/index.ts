@@ -44,6 +44,7 @@ import { databaseBench } from "./database.js"
 import { filesBench } from "./files.js"
 import { joinTargetOf, rawExec, rawPipeBytes } from "./join.js"
 import { networkBench } from "./network.js"
+import { p2pBench } from "./p2p.js"
 import { streamBytes, wsLoopback } from "./stream.js"
 
 const runs = Number(process.env["BENCH_RUNS"] ?? 20)
@@ -185,6 +186,7 @@ const main = Effect.gen(function*() {
   yield* checkpointBench(url, dataDir)
   yield* filesBench(url, dataDir)
   yield* networkBench(url)
+  yield* p2pBench(url)
 })
 
 NodeRuntime.runMain(Effect.scoped(main))
