@@ -118,9 +118,9 @@ describe("Heyo networks, members and services on the wire", () => {
     const service = expectService(expectJson(registered, 200), show(registered))
     expect(service).toMatchObject({
       network_id: defaultId, name: "cache", address: "cache:6379", sandbox_kind: "local", sandbox_ref: id,
-      port: 6379, protocol: "tcp", status: "active", transport: "ws_tcp_proxy"
+      port: 6379, protocol: "tcp", status: "active", transport: "iroh_tcp_proxy"
     })
-    expect(String(service["connection_url"])).toMatch(new RegExp(`^heyo\\+ws://127\\.0\\.0\\.1:${heyod.port}/tunnels/${id}/6379\\?grant=`))
+    expect(String(service["connection_url"])).toMatch(/^heyo:\/\/[a-z0-9]{64,}$/)
     const list = await client.get("/networks/me/services")
     expectStatus(list, 200)
     expect(Array.isArray(list.json), show(list)).toBe(true)
@@ -129,8 +129,11 @@ describe("Heyo networks, members and services on the wire", () => {
     expect(resolved["id"]).toBe(service["id"])
     const route = expectJson(await client.get("/networks/me/services/cache/6379/dial"), 200)
     expect(Object.keys(route).sort()).toEqual(["address", "connection_url", "transport"])
-    expect(route).toMatchObject({ address: "cache:6379", transport: "ws_tcp_proxy" })
-    expect(String(route["connection_url"]).startsWith("heyo+ws://")).toBe(true)
+    expect(route).toMatchObject({ address: "cache:6379", transport: "iroh_tcp_proxy", connection_url: service["connection_url"] })
+    const wsRoute = expectJson(await client.get("/networks/me/services/cache/6379/dial?transport=ws"), 200)
+    expect(wsRoute).toMatchObject({ address: "cache:6379", transport: "ws_tcp_proxy" })
+    expect(String(wsRoute["connection_url"])).toMatch(new RegExp(`^heyo\\+ws://127\\.0\\.0\\.1:${heyod.port}/tunnels/${id}/6379\\?grant=`))
+    expectError(await client.get("/networks/me/services/cache/6379/dial?transport=carrier-pigeon"), 400, "transport")
     expectError(await client.get("/networks/me/services/cache/1"), 404, "cache:1")
     expectError(await client.get("/networks/me/services/cache/1/dial"), 404, "cache:1")
     expectError(await client.get("/networks/me/services/cache/notaport"), 400, "port")

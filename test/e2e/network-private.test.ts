@@ -136,15 +136,18 @@ describe("private networks between sandboxes", () => {
       const members = yield* Effect.flatMap(Network.Network, (n) => n.listMembers(network.id))
       const services = yield* Network.listServices
       const route = yield* Network.dialService("db", 5432)
-      const greeting = yield* Effect.scoped(Effect.gen(function*() {
-        const tunnel = yield* Tunnel.connect(route.connectionUrl)
+      const wsRoute = yield* Network.dialService("db", 5432, { transport: "ws" })
+      const greet = (ticket: string) => Effect.scoped(Effect.gen(function*() {
+        const tunnel = yield* Tunnel.connect(ticket)
         return yield* Effect.promise(() =>
           new Promise<string>((resolve, reject) => {
             const socket = net.connect({ host: "127.0.0.1", port: tunnel.localPort })
+            // the client speaks first: over iroh, a stream reaches heyod with its first byte
+            socket.write("ping\n")
             let got = ""
             socket.on("data", (chunk) => {
               got += chunk.toString()
-              if (got.includes("\n")) {
+              if (got.includes("ping\n")) {
                 socket.destroy()
                 resolve(got)
               }
@@ -153,20 +156,23 @@ describe("private networks between sandboxes", () => {
           })
         )
       }))
-      return { network, members, services, route, greeting }
+      return { network, members, services, route, greeting: yield* greet(route.connectionUrl), wsRoute, wsGreeting: yield* greet(wsRoute.connectionUrl) }
     })
     const result = await Effect.runPromise(program.pipe(Effect.provide(SdkClient.layer(heyod))))
     expect(result.network.isDefault).toBe(true)
     expect(result.members.map((m) => m.sandboxRef).sort()).toEqual([db, app].sort())
-    expect(result.services.map((s) => [s.address, s.status, s.transport])).toEqual([["db:5432", "active", "ws_tcp_proxy"]])
+    expect(result.services.map((s) => [s.address, s.status, s.transport])).toEqual([["db:5432", "active", "iroh_tcp_proxy"]])
     expect(result.route.address).toBe("db:5432")
-    expect(result.route.transport).toBe("ws_tcp_proxy")
-    expect(result.greeting).toBe("hello from db\n")
+    expect(result.route.transport).toBe("iroh_tcp_proxy")
+    expect(result.route.connectionUrl.startsWith("heyo://")).toBe(true)
+    expect(result.greeting).toBe("hello from db\nping\n")
+    expect(result.wsRoute.transport).toBe("ws_tcp_proxy")
+    expect(result.wsGreeting).toBe("hello from db\nping\n")
   })
 
   it("the service's sandbox stopped: dial answers 409, and a restart brings the route back", async () => {
     const live = expectJson(await client.get("/networks/me/services/db/5432/dial"), 200)
-    expect(live["transport"]).toBe("ws_tcp_proxy")
+    expect(live["transport"]).toBe("iroh_tcp_proxy")
     expectStatus(await client.post(`/sandbox/${db}/stop`), 200)
     await sandboxes.waitFor(db, ["stopped"])
     const refused = await client.get("/networks/me/services/db/5432/dial")

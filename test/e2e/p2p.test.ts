@@ -2,17 +2,22 @@
  * P2P tunnels end to end (issue 6): `POST /sandboxes/:id/tcp-tunnel` hands out a `heyo://` iroh
  * ticket; `Tunnel.connect` carries each local TCP connection on its own iroh bi stream (ALPN
  * `hey-proxy/tcp/0`) to heyod's endpoint for that grant, which splices it to the port inside the
- * sandbox. Every endpoint uses the minimal preset with relays disabled, bound to loopback.
+ * sandbox. `GET /me/daemons/:id/connection-ticket` hands out a ticket to heyod's own API, and
+ * `HeyoClient.layerP2p` drives heyod through it. Every endpoint uses the minimal preset with
+ * relays disabled, bound to loopback.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Iroh from "@heyo-effect/p2p/Iroh"
-import { Commands, HeyoClient, Sandbox, Tunnel } from "@heyo-effect/sdk"
+import { Commands, Daemons, Files, HeyoClient, Sandbox, Tunnel } from "@heyo-effect/sdk"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Chunk from "effect/Chunk"
+import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
+import * as http from "node:http"
 import * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import * as Heyod from "../support/Heyod.js"
@@ -98,6 +103,17 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
       Layer.provideMerge(HeyoClient.layer({ baseUrl: heyod.url, apiKey: Redacted.make(KEY), timeout })),
       Layer.provide(NodeHttpClient.layerUndici)
     )
+  /** The SDK over heyod's daemon ticket: every call rides iroh to heyod's HTTP port. */
+  const p2pLayer = (ticket: string, options?: HeyoClient.P2pClientOptions) =>
+    Sandbox.layer.pipe(
+      Layer.provideMerge(HeyoClient.layerP2p(ticket, { apiKey: Redacted.make(KEY), timeout: "30 seconds", ...options })),
+      Layer.provide(NodeHttpClient.layerUndici)
+    )
+  const daemonTicket = Effect.gen(function*() {
+    const daemons = yield* Daemons.list
+    assert.strictEqual(daemons.length, 1)
+    return { id: daemons[0]!.id, ticket: yield* Daemons.connectionTicket(daemons[0]!.id) }
+  })
   const run = (command: string) => Effect.runPromise(Commands.run(sandboxId, command).pipe(Effect.provide(layer())))
 
   /** Starts the servers (again after a restart: /tmp is fresh) and waits until both listen. */
@@ -168,6 +184,89 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
       assert.strictEqual(invalid._tag, "InvalidArgument")
     }).pipe(Effect.provide(layer())), { timeout: 60_000 })
 
+  it.live("HeyoClient.layerP2p over the daemon ticket: create, run, stream, files and kill, all through iroh", () =>
+    Effect.gen(function*() {
+      const { id, ticket } = yield* daemonTicket.pipe(Effect.provide(layer()))
+      assert.match(ticket, /^heyo:\/\/endpoint[a-z2-7]+$/)
+      assert.strictEqual(yield* Daemons.connectionTicket(id).pipe(Effect.provide(layer())), ticket, "the same ticket on a repeated call")
+      const result = yield* Effect.gen(function*() {
+        const client = yield* HeyoClient.HeyoClient
+        const sandbox = yield* Sandbox.create({ name: "e2e-p2p-client" })
+        const ran = yield* Commands.run(sandbox.id, "echo over-p2p; uname -s")
+        const streamed = yield* Commands.stream(sandbox.id, "for i in 1 2 3; do echo line $i; done").pipe(
+          Stream.runCollect,
+          Effect.map(Chunk.toReadonlyArray)
+        )
+        const payload = crypto.randomBytes(3 * 1024 * 1024)
+        yield* Files.write(sandbox.id, "/tmp/blob", payload)
+        const back = yield* Files.read(sandbox.id, "/tmp/blob")
+        const listed = yield* Daemons.listSandboxes(id)
+        yield* Sandbox.kill(sandbox.id)
+        return { baseUrl: client.baseUrl, ran, streamed, same: Buffer.from(back).equals(payload), listed }
+      }).pipe(Effect.provide(p2pLayer(ticket)))
+      assert.match(result.baseUrl, /^http:\/\/127\.0\.0\.1:\d+$/)
+      assert.notStrictEqual(result.baseUrl, heyod.url, "the client talks to its tunnel, not to heyod's port")
+      assert.strictEqual(result.ran.stdout, "over-p2p\nLinux\n")
+      const stdout = result.streamed.flatMap((e) => e._tag === "Stdout" ? [Buffer.from(e.data).toString()] : []).join("")
+      assert.strictEqual(stdout, "line 1\nline 2\nline 3\n")
+      assert.deepInclude(result.streamed.map((e) => e._tag === "Exit" ? e.exitCode : undefined), 0)
+      assert.isTrue(result.same, "3 MiB written and read back byte-exact")
+      assert.include(result.listed.sandboxes.map((s) => s.name), "e2e-p2p-client")
+      assert.strictEqual((yield* Sandbox.list().pipe(Effect.provide(layer()))).some((s) => s.name === "e2e-p2p-client"), false)
+    }), { timeout: 120_000 })
+
+  it.live("the daemon ticket opens the path, not the API: without the key it is Authentication; a deleted daemon's ticket is refused", () =>
+    Effect.gen(function*() {
+      const { id, ticket } = yield* daemonTicket.pipe(Effect.provide(layer()))
+      const keyless = yield* Effect.flip(Sandbox.list().pipe(Effect.provide(p2pLayer(ticket, { apiKey: Redacted.make("") }))))
+      assert.strictEqual(keyless._tag, "Authentication")
+      yield* Daemons.remove(id).pipe(Effect.provide(layer()))
+      const refusedTicket = yield* Effect.flip(
+        Sandbox.list().pipe(Effect.provide(p2pLayer(ticket, { timeout: "2 seconds" })))
+      )
+      assert.strictEqual(refusedTicket._tag, "Connection")
+      const fresh = yield* daemonTicket.pipe(Effect.provide(layer()))
+      assert.strictEqual(fresh.id, id, "the daemon keeps its id")
+      assert.notStrictEqual(fresh.ticket, ticket, "a new endpoint after revocation")
+      const listed = yield* Sandbox.list().pipe(Effect.provide(p2pLayer(fresh.ticket)))
+      assert.isTrue(listed.some((s) => s.id === sandboxId))
+      const unknown = yield* Effect.flip(Daemons.connectionTicket("hd-unknown0").pipe(Effect.provide(layer())))
+      assert.strictEqual(unknown._tag, "NotFound")
+    }), { timeout: 60_000 })
+
+  it.live("short codes: heyo://host:port/code asks that broker, a bare code asks the relay given; unknown codes are InvalidArgument", () =>
+    Effect.gen(function*() {
+      const ticket = yield* Tunnel.ticket(sandboxId, ECHO_PORT)
+      const { ticket: daemon } = yield* daemonTicket
+      // Heyo's ticket broker, as reference/heyo-api.md §5 describes it: GET /api/lookup/<code> -> {ticket}
+      const codes: Record<string, string> = { echo7000: ticket, daemon01: daemon.slice("heyo://".length) }
+      const broker = http.createServer((request, response) => {
+        const code = decodeURIComponent((request.url ?? "").replace(/^\/api\/lookup\//, ""))
+        const found = codes[code]
+        response.writeHead(found === undefined ? 404 : 200, { "content-type": "application/json" })
+        response.end(JSON.stringify(found === undefined ? { message: "no such code" } : { ticket: found }))
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => {
+          broker.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () => Effect.sync(() => broker.close())
+      )
+      const brokerPort = (broker.address() as net.AddressInfo).port
+      const viaHost = yield* Tunnel.connect(`heyo://127.0.0.1:${brokerPort}/echo7000`)
+      const payload = crypto.randomBytes(100_000)
+      assert.isTrue((yield* Effect.promise(() => echo(viaHost.localPort, payload))).equals(payload))
+      const viaRelay = yield* Tunnel.connect("heyo://echo7000", { p2p: { relay: `http://127.0.0.1:${brokerPort}` } })
+      assert.isTrue((yield* Effect.promise(() => echo(viaRelay.localPort, payload))).equals(payload))
+      const listed = yield* Sandbox.list().pipe(Effect.provide(p2pLayer("heyo://daemon01", { relay: `http://127.0.0.1:${brokerPort}` })))
+      assert.isTrue(listed.some((s) => s.id === sandboxId))
+      const unknown = yield* Effect.flip(Tunnel.connect(`heyo://127.0.0.1:${brokerPort}/nothing`))
+      assert.strictEqual(unknown._tag, "InvalidArgument")
+      const noRelay = yield* Effect.flip(Tunnel.connect("heyo://echo7000"))
+      assert.strictEqual(noRelay._tag, "InvalidArgument")
+      assert.include(noRelay.message, "relay")
+    }).pipe(Effect.scoped, Effect.provide(layer())), { timeout: 60_000 })
+
   it.live("a raw iroh client from reference/heyo-api.md §5 (ALPN hey-proxy/tcp/0, one bi stream, no framing) talks to heyod", () =>
     Effect.gen(function*() {
       const ticket = yield* Tunnel.ticket(sandboxId, ECHO_PORT)
@@ -197,6 +296,7 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
   it.live("a heyod restart keeps the grant's endpoint id: the old ticket still works", () =>
     Effect.gen(function*() {
       const ticket = yield* Tunnel.ticket(sandboxId, ECHO_PORT).pipe(Effect.provide(layer()))
+      const daemon = yield* daemonTicket.pipe(Effect.provide(layer()))
       yield* Effect.promise(() => heyod.stop())
       heyod = yield* Effect.promise(() => Heyod.start({ apiKey: KEY, dataDir: heyod.dataDir }))
       yield* Effect.gen(function*() {
@@ -209,6 +309,39 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
           const back = yield* Effect.promise(() => echo(tunnel.localPort, payload))
           assert.isTrue(back.equals(payload))
         }))
+        assert.deepStrictEqual(yield* daemonTicket, daemon, "the same daemon id and ticket after the restart")
       }).pipe(Effect.provide(layer()))
+      const listed = yield* Sandbox.list().pipe(Effect.provide(p2pLayer(daemon.ticket)))
+      assert.isTrue(listed.some((s) => s.id === sandboxId), "the old daemon ticket reaches the restarted heyod")
     }), { timeout: 120_000 })
+})
+
+describe("heyod --p2p off", () => {
+  let heyod: Heyod.Heyod
+  beforeAll(async () => {
+    heyod = await Heyod.start({ apiKey: KEY, args: ["--p2p", "off"] })
+  })
+  afterAll(async () => {
+    if (heyod !== undefined) await heyod.stop()
+  })
+
+  it.live("no iroh endpoint: capabilities drop p2p, tunnels answer heyo+ws://, the daemon has no ticket (409)", () =>
+    Effect.gen(function*() {
+      const client = yield* HeyoClient.HeyoClient
+      const { features } = yield* client.capabilities
+      assert.include(features, "daemons")
+      assert.notInclude(features, "p2p")
+      const sandbox = yield* Sandbox.create({ name: "e2e-p2p-off" })
+      assert.match(yield* Tunnel.ticket(sandbox.id, ECHO_PORT), /^heyo\+ws:\/\//)
+      const [daemon] = yield* Daemons.list
+      const noTicket = yield* Effect.flip(Daemons.connectionTicket(daemon!.id))
+      assert.strictEqual(noTicket._tag, "Api")
+      assert.strictEqual(noTicket._tag === "Api" ? noTicket.status : 0, 409)
+      yield* Sandbox.kill(sandbox.id)
+    }).pipe(
+      Effect.provide(Sandbox.layer.pipe(
+        Layer.provideMerge(HeyoClient.layer({ baseUrl: heyod.url, apiKey: Redacted.make(KEY) })),
+        Layer.provide(NodeHttpClient.layerUndici)
+      ))
+    ), { timeout: 60_000 })
 })

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as HeyoArchive from "./heyo/Archive.js"
+export * as HeyoDaemon from "./heyo/Daemon.js"
 export * as HeyoDatabase from "./heyo/Database.js"
 export * as HeyoEnums from "./heyo/Enums.js"
 export * as HeyoError from "./heyo/Error.js"

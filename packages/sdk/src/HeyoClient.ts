@@ -29,6 +29,8 @@ import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as HeyoError from "./HeyoError.js"
 import * as Http from "./internal/http.js"
+import { listen } from "./internal/localListener.js"
+import * as P2pTunnel from "./internal/p2pTunnel.js"
 import * as WebSocket from "./internal/webSocket.js"
 
 /** @since 0.1.0 */
@@ -312,3 +314,33 @@ export const layerLocal = (
   options?: Partial<Options> | undefined
 ): Layer.Layer<HeyoClient, never, HttpClient.HttpClient> =>
   layer({ ...options, baseUrl: options?.baseUrl ?? DEFAULT_LOCAL_BASE_URL })
+
+/** @since 0.1.0 */
+export interface P2pClientOptions extends Omit<Partial<Options>, "baseUrl">, P2pTunnel.P2pOptions {}
+
+/**
+ * A client whose every HTTP and WebSocket call rides a P2P tunnel (iroh, hey-proxy) to a heyod
+ * or Heyo daemon, as Heyo's `HeyoClient::connect_p2p(ticket, relay, api_key)`. The ticket is the
+ * daemon's connection ticket (`Daemons.connectionTicket`, `GET /me/daemons/:id/connection-ticket`):
+ * a full `heyo://` EndpointTicket, or a short code resolved by its broker (`relay`).
+ *
+ * The layer holds the tunnel: a local listener on 127.0.0.1 (the client's base URL), one iroh
+ * connection, one stream per TCP connection the HTTP client opens. Building it fails with
+ * `Connection` when the daemon cannot be reached, and releasing it closes the tunnel. The ticket
+ * only opens the path: a daemon with an API key still wants `apiKey`. The iroh endpoint is
+ * loopback-only unless `network: "production"` (see `P2pOptions`).
+ *
+ * @since 0.1.0
+ */
+export const layerP2p = (
+  ticket: string,
+  options?: P2pClientOptions | undefined
+): Layer.Layer<HeyoClient, HeyoError.HttpError, HttpClient.HttpClient> =>
+  Layer.scoped(
+    HeyoClient,
+    Effect.gen(function*() {
+      const timeout = Duration.decode(options?.timeout ?? DEFAULT_TIMEOUT)
+      const tunnel = yield* P2pTunnel.connect(ticket, timeout, options, (handle) => listen(handle, undefined))
+      return yield* make({ ...options, baseUrl: tunnel.localUrl })
+    }).pipe(Effect.withSpan("HeyoClient.layerP2p"))
+  )

@@ -255,4 +255,5 @@ export const registerService = (service: NetworkRegistry.ServiceSpec) => Effect.
 /** @since 0.1.0 */
 export const listServices = Effect.flatMap(Network, (n) => n.listServices)
 /** A ticket (`connectionUrl`) for `Tunnel.connect`. @since 0.1.0 */
-export const dialService = (name: string, port: number) => Effect.flatMap(Network, (n) => n.dialService(name, port))
+export const dialService = (name: string, port: number, options?: NetworkRegistry.DialOptions) =>
+  Effect.flatMap(Network, (n) => n.dialService(name, port, options))

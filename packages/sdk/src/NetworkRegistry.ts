@@ -2,7 +2,8 @@
  * Private networks, members and the services registry (reference/heyo-api.md §2.7), the part of
  * the `Network` service that is not about one sandbox. Members reach the services of their
  * networks by `name:port` from inside; `dialService` gives a ticket that reaches a service from
- * outside with `Tunnel.connect` (on heyod a `heyo+ws://` ticket, transport `ws_tcp_proxy`).
+ * outside with `Tunnel.connect`: a `heyo://` iroh ticket (transport `iroh_tcp_proxy`, as on
+ * Heyo), or on heyod with `{ transport: "ws" }` a `heyo+ws://` ticket (`ws_tcp_proxy`).
  *
  * @since 0.1.0
  */
@@ -40,6 +41,12 @@ export interface ServiceSpec extends MemberSpec {
 }
 
 /** @since 0.1.0 */
+export interface DialOptions {
+  /** heyod only: `"ws"` for a `heyo+ws://` ticket instead of its default `heyo://` one. */
+  readonly transport?: "iroh" | "ws" | undefined
+}
+
+/** @since 0.1.0 */
 export interface Registry {
   readonly createNetwork: (name: string, options?: { readonly description?: string | undefined }) => Effect.Effect<NetworkInfo, HeyoError.HttpError>
   /** The networks that exist (the default one appears once `defaultNetwork` created it). */
@@ -65,7 +72,7 @@ export interface Registry {
    * The live route to a service: its `connectionUrl` is a ticket for `Tunnel.connect`. A service
    * whose sandbox is stopped or out of the network fails with `Api` status 409.
    */
-  readonly dialService: (name: string, port: number) => Effect.Effect<ServiceRoute, HeyoError.HttpError>
+  readonly dialService: (name: string, port: number, options?: DialOptions) => Effect.Effect<ServiceRoute, HeyoError.HttpError>
 }
 
 /** @since 0.1.0 */
@@ -132,8 +139,12 @@ export const make = (client: HeyoClient["Type"]): Registry => {
     removeService: Effect.fn("Network.removeService")(function*(name: string, port: number) {
       yield* client.execute({ method: "DELETE", path: service(name, port), idempotent: true })
     }),
-    dialService: Effect.fn("Network.dialService")(function*(name: string, port: number) {
-      return yield* client.json(HeyoNetwork.ServiceRoute, { method: "GET", path: `${service(name, port)}/dial` })
+    dialService: Effect.fn("Network.dialService")(function*(name: string, port: number, options?: DialOptions) {
+      return yield* client.json(HeyoNetwork.ServiceRoute, {
+        method: "GET",
+        path: `${service(name, port)}/dial`,
+        query: { transport: options?.transport }
+      })
     })
   }
 }

@@ -17,6 +17,7 @@ import type * as Scope from "effect/Scope"
 import * as Archive from "./Archive.js"
 import * as Checkpoint from "./Checkpoint.js"
 import * as Commands from "./Commands.js"
+import * as Daemons from "./Daemons.js"
 import * as Files from "./Files.js"
 import * as Network from "./Network.js"
 import * as Tunnel from "./Tunnel.js"
@@ -192,15 +193,15 @@ export const make: Effect.Effect<Service, never, HeyoClient | Commands.Commands 
 export const layerWithoutDependencies: Layer.Layer<Sandbox, never, HeyoClient | Commands.Commands | Files.Files> = Layer
   .effect(Sandbox, make)
 
-/** `Sandbox`, `Commands`, `Files`, `Checkpoint`, `Shell`, `Network` and `Tunnel`, all over the one `HeyoClient`. @since 0.1.0 */
+/** `Sandbox`, `Commands`, `Files`, `Checkpoint`, `Shell`, `Network`, `Tunnel` and `Daemons`, all over the one `HeyoClient`. @since 0.1.0 */
 export const layer: Layer.Layer<
-  Sandbox | Commands.Commands | Files.Files | Checkpoint.Checkpoint | Shell.Shell | Network.Network | Tunnel.Tunnel,
+  Sandbox | Commands.Commands | Files.Files | Checkpoint.Checkpoint | Shell.Shell | Network.Network | Tunnel.Tunnel | Daemons.Daemons,
   never,
   HeyoClient
 > = layerWithoutDependencies.pipe(
   Layer.provideMerge(Layer.merge(Commands.layer, Files.layer)),
   Layer.merge(Layer.merge(Checkpoint.layer, Shell.layer)),
-  Layer.merge(Layer.merge(Network.layer, Tunnel.layer))
+  Layer.merge(Layer.mergeAll(Network.layer, Tunnel.layer, Daemons.layer))
 )
 
 /** @since 0.1.0 */

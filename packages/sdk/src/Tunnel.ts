@@ -24,7 +24,6 @@ import { HeyoTunnel, SpritesTunnelProxy } from "@heyo-effect/protocol"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -34,6 +33,7 @@ import * as net from "node:net"
 import { HeyoClient, path } from "./HeyoClient.js"
 import * as HeyoError from "./HeyoError.js"
 import { statusError } from "./internal/http.js"
+import { listen } from "./internal/localListener.js"
 import * as NetworkSocket from "./internal/networkSocket.js"
 import * as P2pTunnel from "./internal/p2pTunnel.js"
 import * as WebSocket from "./internal/webSocket.js"
@@ -47,7 +47,12 @@ export interface Options {
   readonly localPort?: number | undefined
   /** Local address to listen on; default `127.0.0.1`. */
   readonly host?: string | undefined
+  /** For `heyo://` tickets: how the iroh endpoint reaches peers (loopback only by default), and the short-code broker. */
+  readonly p2p?: P2pTunnel.P2pOptions | undefined
 }
+
+/** @since 0.1.0 */
+export type P2pOptions = P2pTunnel.P2pOptions
 
 /** A live tunnel: connect to `localPort` to reach the sandbox's port. @since 0.1.0 */
 export interface TunnelHandle {
@@ -135,40 +140,6 @@ const carry = (socket: net.Socket, dial: Dial) =>
     Effect.ensuring(Effect.sync(() => socket.destroy()))
   )
 
-/** The scoped local listener shared by `open` and `connect`; `handle` owns each accepted socket. */
-const listen = (handle: (socket: net.Socket) => Effect.Effect<void>, options: Options | undefined) =>
-  Effect.gen(function*() {
-    const host = options?.host ?? "127.0.0.1"
-    const fibers = yield* FiberSet.make()
-    const run = yield* FiberSet.runtime(fibers)<never>()
-    const sockets = new Set<net.Socket>()
-    const server = yield* Effect.acquireRelease(
-      Effect.async<net.Server, HeyoError.Connection>((resume) => {
-        const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
-          sockets.add(socket)
-          socket.once("close", () => sockets.delete(socket))
-          socket.on("error", () => socket.destroy())
-          run(handle(socket))
-        })
-        server.once("error", (error) =>
-          resume(Effect.fail(new HeyoError.Connection({ message: `cannot listen on ${host}:${options?.localPort ?? 0}: ${error.message}`, cause: error }))))
-        server.listen({ host, port: options?.localPort ?? 0 }, () => resume(Effect.succeed(server)))
-      }),
-      (server) =>
-        Effect.async<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          for (const socket of sockets) socket.destroy()
-        })
-    )
-    const localPort = (server.address() as net.AddressInfo).port
-    return {
-      localPort,
-      host,
-      localUrl: `http://${host.includes(":") ? `[${host}]` : host}:${localPort}`,
-      activeConnections: () => sockets.size
-    } satisfies TunnelHandle
-  })
-
 /**
  * A refused ticket fails `connect`, not the first accepted connection, without opening a
  * connection to the port: heyod answers a plain GET on a ticket's path with 400 (needs an
@@ -245,7 +216,7 @@ export const make: Effect.Effect<Service, never, HeyoClient> = Effect.gen(functi
       yield* client.execute({ method: "DELETE", path: `${ticketRoute(sandboxId)}/${port}` })
     }),
     connect: Effect.fn("Tunnel.connect")(function*(ticket: string, options?: Options) {
-      if (ticket.startsWith("heyo://")) return yield* P2pTunnel.connect(ticket, client.timeout, (handle) => listen(handle, options))
+      if (ticket.startsWith("heyo://")) return yield* P2pTunnel.connect(ticket, client.timeout, options?.p2p, (handle) => listen(handle, options))
       const parsed = HeyoTunnel.parseTicket(ticket)
       if (parsed === undefined) {
         return yield* new HeyoError.InvalidArgument({

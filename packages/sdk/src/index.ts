@@ -6,6 +6,7 @@
 export * as Archive from "./Archive.js"
 export * as Checkpoint from "./Checkpoint.js"
 export * as Commands from "./Commands.js"
+export * as Daemons from "./Daemons.js"
 export * as Database from "./Database.js"
 export * as ExecEvent from "./ExecEvent.js"
 export * as ExecSession from "./ExecSession.js"

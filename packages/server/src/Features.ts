@@ -18,8 +18,15 @@ export const features: ReadonlyArray<string> = [
   "fs",
   /** `/v1/sprites/{name}/policy/network`, the egress proxy, and `network_policy` in the create body. */
   "network-policy",
-  /** `WSS /v1/sprites/{name}/proxy`, `POST /sandboxes/:id/tcp-tunnel` with `heyo+ws://` tickets, their revocation. */
+  /** `WSS /v1/sprites/{name}/proxy`, `POST /sandboxes/:id/tcp-tunnel` (`heyo://` or `heyo+ws://` tickets), their revocation. */
   "tunnels",
+  /** `/me/daemons`: heyod as the one daemon, its sandboxes. */
+  "daemons",
   /** `WSS /v1/sprites/{name}/ports/watch`: `port_list`, then `port_opened` / `port_closed`. */
-  "ports-watch"
+  "ports-watch",
+  /** `heyo://` iroh tickets (hey-proxy) for tunnels, services and heyod's own API; absent with `--p2p off`. */
+  "p2p"
 ]
+
+/** The feature `--p2p off` takes away. */
+export const p2pFeature = "p2p"

@@ -5,12 +5,14 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
 import * as Databases from "./database/Databases.js"
 import * as Archives from "./engine/Archives.js"
+import * as DaemonIdentity from "./engine/DaemonIdentity.js"
 import * as Checkpoints from "./engine/Checkpoints.js"
 import * as Sandboxes from "./engine/Sandboxes.js"
 import * as SandboxFs from "./files/SandboxFs.js"
@@ -31,7 +33,7 @@ export const layer = (overrides: Partial<Options> = {}) =>
     const options: Options = { ...defaults, ...overrides, dataDir: path.resolve(overrides.dataDir ?? defaults.dataDir) }
     yield* Effect.sync(() => fs.mkdirSync(options.dataDir, { recursive: true }))
     const config = Layer.succeed(ServerConfig, options)
-    const engine = Layer.mergeAll(Checkpoints.layer, Archives.layer, Sessions.layer, SandboxFs.layer).pipe(
+    const engine = Layer.mergeAll(Checkpoints.layer, Archives.layer, Sessions.layer, SandboxFs.layer, DaemonIdentity.layer).pipe(
       Layer.provideMerge(Sandboxes.layer),
       Layer.provide(Store.layer(options.dataDir)),
       // networking wraps the bare runtime: it provides Network and the networked Runtime
@@ -42,7 +44,13 @@ export const layer = (overrides: Partial<Options> = {}) =>
       )))))),
       Layer.provide(config)
     )
-    return HttpServer.serve(app).pipe(
+    // the daemon's P2P grant reaches heyod's own port, known only once the server listens
+    const daemonTarget = Layer.effectDiscard(Effect.gen(function*() {
+      const server = yield* HttpServer.HttpServer
+      const grants = yield* P2pGrants.optional
+      if (server.address._tag === "TcpAddress" && Option.isSome(grants)) yield* grants.value.setDaemonPort(server.address.port)
+    }))
+    return Layer.merge(HttpServer.serve(app), daemonTarget).pipe(
       Layer.provide(engine),
       Layer.provide(Databases.layer),
       Layer.provide(config),

@@ -44,6 +44,15 @@ export interface Options {
    * literals in requests are not). Default unset: the host's resolver.
    */
   readonly egressTestHosts: Readonly<Record<string, string>> | undefined
+  /**
+   * P2P tunnels (iroh, hey-proxy): `loopback` (the default: no relay, no discovery, bound to
+   * 127.0.0.1, so only peers on this machine connect), `production` (reachable from anywhere:
+   * the n0 preset's public relays and discovery, or only `irohRelayUrl` when set) or `off` (no
+   * iroh endpoint at all; tunnel routes answer `heyo+ws://` tickets).
+   */
+  readonly p2p: "loopback" | "production" | "off"
+  /** `production` only: this relay (as `HEYO_IROH_RELAY_URL` in the Heyo SDKs) instead of the n0 preset's. */
+  readonly irohRelayUrl: string | undefined
 }
 
 export const defaults = {
@@ -63,7 +72,9 @@ export const defaults = {
   sessionRetention: Duration.minutes(5),
   killGrace: Duration.seconds(5),
   egressDefault: "allow",
-  egressTestHosts: undefined
+  egressTestHosts: undefined,
+  p2p: "loopback",
+  irohRelayUrl: undefined
 } satisfies Options
 
 export class ServerConfig extends Context.Tag("@heyo-effect/server/ServerConfig")<ServerConfig, Options>() {}

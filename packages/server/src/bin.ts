@@ -30,6 +30,11 @@ const usage = `usage: heyod [options]
   --egress-default allow|deny egress of new sandboxes created without a network policy (default allow)
   --egress-test-hosts <map>   TEST ONLY: name=ip,name=ip is the egress proxy's whole resolver (no DNS);
                               mapped addresses may be loopback/private, IP literals still may not
+  --p2p loopback|production|off
+                              P2P (iroh) tunnel endpoints: loopback (default) = no relay, no discovery,
+                              bound to 127.0.0.1, reachable from this machine only; production = public
+                              n0 relays and discovery, or only --iroh-relay-url; off = heyo+ws:// only
+  --iroh-relay-url <url>      with --p2p production: this relay only (default: HEYO_IROH_RELAY_URL if set)
 durations: 250ms, 5s, 2m, 1h (a bare number is milliseconds)`
 
 const fail = (message: string): never => {
@@ -73,6 +78,8 @@ const parse = () =>
       "kill-grace": { type: "string" },
       "egress-default": { type: "string" },
       "egress-test-hosts": { type: "string" },
+      p2p: { type: "string" },
+      "iroh-relay-url": { type: "string" },
       help: { type: "boolean", short: "h" }
     },
     strict: true
@@ -99,6 +106,17 @@ function egressOptions(): Partial<Heyod.Options> {
   return { egressDefault: egressDefault as "allow" | "deny", egressTestHosts: hosts as Record<string, string> | undefined }
 }
 
+function p2pOptions(): Partial<Heyod.Options> {
+  const p2p = flags.p2p ?? Heyod.defaults.p2p
+  if (p2p !== "loopback" && p2p !== "production" && p2p !== "off") fail(`--p2p: "${p2p}" is not loopback, production or off`)
+  if (flags["iroh-relay-url"] !== undefined && p2p !== "production") fail(`--iroh-relay-url needs --p2p production, not ${p2p}`)
+  // the environment variable is the Heyo SDKs' own: it applies only where relays are used at all
+  const relay = p2p === "production" ? flags["iroh-relay-url"] ?? process.env["HEYO_IROH_RELAY_URL"] : undefined
+  const irohRelayUrl = relay === undefined || relay === "" ? undefined : relay
+  if (irohRelayUrl !== undefined && !URL.canParse(irohRelayUrl)) fail(`--iroh-relay-url: "${irohRelayUrl}" is not a URL`)
+  return { p2p: p2p as Heyod.Options["p2p"], irohRelayUrl }
+}
+
 const options: Partial<Heyod.Options> = {
   port: integer("--port", flags.port, Heyod.defaults.port, 0),
   dataDir: flags["data-dir"] ?? Heyod.defaults.dataDir,
@@ -115,7 +133,8 @@ const options: Partial<Heyod.Options> = {
   shellGrace: duration("--shell-grace", flags["shell-grace"], Heyod.defaults.shellGrace),
   sessionRetention: duration("--session-retention", flags["session-retention"], Heyod.defaults.sessionRetention),
   killGrace: duration("--kill-grace", flags["kill-grace"], Heyod.defaults.killGrace),
-  ...egressOptions()
+  ...egressOptions(),
+  ...p2pOptions()
 }
 
 const main = Heyod.url.pipe(

@@ -12,6 +12,7 @@ import * as path from "node:path"
 import * as Databases from "../src/database/Databases.js"
 import * as Archives from "../src/engine/Archives.js"
 import * as Checkpoints from "../src/engine/Checkpoints.js"
+import * as DaemonIdentity from "../src/engine/DaemonIdentity.js"
 import * as Sandboxes from "../src/engine/Sandboxes.js"
 import { app } from "../src/http/heyo/HeyoApp.js"
 import { defaults, type Options, ServerConfig } from "../src/ServerConfig.js"
@@ -22,7 +23,7 @@ import * as FakeRuntime from "./support/FakeRuntime.js"
 const server = (overrides: Partial<Options> = {}) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "heyod-router-"))
   const config = Layer.succeed(ServerConfig, { ...defaults, dataDir, ...overrides })
-  const engine = Layer.mergeAll(Checkpoints.layer, Archives.layer, Databases.layer, Sessions.layer).pipe(
+  const engine = Layer.mergeAll(Checkpoints.layer, Archives.layer, Databases.layer, Sessions.layer, DaemonIdentity.layer).pipe(
     Layer.provideMerge(Sandboxes.layer),
     Layer.provide(Store.layer(dataDir)),
     Layer.provide(FakeRuntime.make().layer),
@@ -122,4 +123,31 @@ describe("Heyo router", () => {
       const right = yield* call(HttpClientRequest.get("/deployed-sandboxes").pipe(HttpClientRequest.bearerToken("s3cret")))
       assert.strictEqual(right.status, 200)
     }).pipe(Effect.provide(server({ apiKey: Redacted.make("s3cret") }))))
+
+  it.scoped("lists itself as the one daemon, keeps its id, and has no connection ticket without P2P", () =>
+    Effect.gen(function*() {
+      const list = yield* call(HttpClientRequest.get("/me/daemons"))
+      assert.strictEqual(list.status, 200)
+      assert.strictEqual(list.body.daemons.length, 1)
+      const daemon = list.body.daemons[0]
+      assert.match(daemon.id, /^hd-[a-z0-9]{8}$/)
+      assert.strictEqual(daemon.status, "online")
+      assert.isString(daemon.lastSeenAt)
+      const one = yield* call(HttpClientRequest.get(`/me/daemons/${daemon.id}`))
+      assert.deepStrictEqual([one.status, one.body.id, one.body.createdAt], [200, daemon.id, daemon.createdAt])
+      const other = yield* call(HttpClientRequest.get("/me/daemons/hd-nothere0/connection-ticket"))
+      assert.strictEqual(other.status, 404)
+      assert.include(other.body.message, "hd-nothere0")
+      // this server is assembled without networking: no P2P grants
+      const ticket = yield* call(HttpClientRequest.get(`/me/daemons/${daemon.id}/connection-ticket`))
+      assert.strictEqual(ticket.status, 409)
+      assert.include(ticket.body.message, "P2P")
+      yield* post("/sandbox-deploy", { name: "listed" })
+      const sandboxes = yield* call(HttpClientRequest.get(`/me/daemons/${daemon.id}/sandboxes`))
+      assert.strictEqual(sandboxes.body.daemonId, daemon.id)
+      assert.deepStrictEqual(sandboxes.body.sandboxes.map((s: { name: string }) => s.name), ["listed"])
+      const capabilities = yield* call(HttpClientRequest.get("/capabilities"))
+      assert.include(capabilities.body.features, "daemons")
+      assert.notInclude(capabilities.body.features, "p2p")
+    }).pipe(Effect.provide(server())))
 })

@@ -1,7 +1,8 @@
 /**
  * Private networks, members and the services registry (reference/heyo-api.md §2.7), as heyod
- * serves them. heyod's routes are `ws_tcp_proxy` (protocol heyo/Tunnel.ts): a service's
- * `connection_url` and a dial's answer are `heyo+ws://` tickets, never `heyo://`.
+ * serves them. A live service's `connection_url` and a dial's answer are `heyo://` iroh tickets
+ * (transport `iroh_tcp_proxy`, as on Heyo), or heyod's `heyo+ws://` tickets (`ws_tcp_proxy`,
+ * protocol heyo/Tunnel.ts) when heyod runs with `--p2p off` or the dial asks `?transport=ws`.
  */
 import * as Schema from "effect/Schema"
 
@@ -62,8 +63,11 @@ export class MemberAddBody extends Schema.Class<MemberAddBody>("MemberAddBody")(
   deviceName: Schema.optional(Schema.NullOr(Schema.String)).pipe(Schema.fromKey("device_name"))
 }) {}
 
-/** `ws_tcp_proxy` when the service's sandbox is running, `agent_proxy_pending` otherwise. */
-export const ServiceTransport = Schema.Literal("ws_tcp_proxy", "agent_proxy_pending")
+/** A running service's transport (`iroh_tcp_proxy` or `ws_tcp_proxy`), `agent_proxy_pending` otherwise. */
+export const ServiceTransport = Schema.Literal("iroh_tcp_proxy", "ws_tcp_proxy", "agent_proxy_pending")
+
+/** heyod's `?transport=` on dial: `iroh` (the default) or `ws`. */
+export const DialTransport = Schema.Literal("iroh", "ws")
 
 export class NetworkService extends Schema.Class<NetworkService>("NetworkService")({
   id: Schema.String,

@@ -1,11 +1,9 @@
 /**
- * `Tunnel.connect` for `heyo://` tickets (Heyo's hey-proxy, reference/heyo-api.md §5): one iroh
- * endpoint and one QUIC connection per tunnel, one bi stream per accepted local TCP connection,
- * raw bytes both ways. @heyo-effect/p2p (and its native module) is an optional peer dependency,
- * loaded here on first use only. The endpoint uses the loopback configuration (no relay, no
- * discovery), so it reaches endpoints on this machine. A QUIC stream reaches the peer with its
- * first byte and hey-proxy has no handshake, so a server that speaks first is reached once the
- * local client sends something.
+ * Tunnels for `heyo://` tickets (Heyo's hey-proxy, reference/heyo-api.md §5): one iroh endpoint
+ * and one QUIC connection per tunnel, one bi stream per accepted local TCP connection, raw bytes
+ * both ways. @heyo-effect/p2p (and its native module) is an optional peer dependency, loaded here
+ * on first use only. A QUIC stream reaches the peer with its first byte and hey-proxy has no
+ * handshake, so a server that speaks first is reached once the local client sends something.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -14,6 +12,24 @@ import type * as net from "node:net"
 import * as HeyoError from "../HeyoError.js"
 
 type P2p = typeof import("@heyo-effect/p2p")
+
+/** How a client's iroh endpoint reaches peers. @since 0.1.0 */
+export interface P2pOptions {
+  /**
+   * `"loopback"` (the default): no relay and no discovery, bound to 127.0.0.1, so it reaches
+   * peers on this machine only (heyod's default). `"production"`: iroh's n0 preset (public
+   * relays and discovery), or only `irohRelayUrl` when given, as the Heyo SDKs do with
+   * `HEYO_IROH_RELAY_URL`.
+   */
+  readonly network?: "loopback" | "production" | undefined
+  /** With `network: "production"`: this iroh relay instead of the n0 preset's. */
+  readonly irohRelayUrl?: string | undefined
+  /**
+   * The ticket broker that resolves bare short codes (`heyo://<code>`), as Heyo's `relay`
+   * argument; `heyo://host:port/<code>` names its broker itself.
+   */
+  readonly relay?: string | undefined
+}
 
 const load = Effect.tryPromise({
   try: (): Promise<P2p> => import("@heyo-effect/p2p"),
@@ -24,24 +40,29 @@ const load = Effect.tryPromise({
     })
 })
 
+const ticketError = (error: { readonly _tag: "InvalidTicket" | "P2pError"; readonly message: string }) =>
+  error._tag === "InvalidTicket"
+    ? new HeyoError.InvalidArgument({ message: error.message })
+    : new HeyoError.Connection({ message: `heyo:// tunnel: ${error.message}` })
+
 export const connect = <H>(
   ticket: string,
   timeout: Duration.Duration,
+  options: P2pOptions | undefined,
   listen: (handle: (socket: net.Socket) => Effect.Effect<void>) => Effect.Effect<H, HeyoError.HttpError, Scope.Scope>
 ): Effect.Effect<H, HeyoError.HttpError, Scope.Scope> =>
   Effect.gen(function*() {
     const p2p = yield* load
-    const endpoint = yield* p2p.P2pEndpoint.make({ connectTimeoutMs: Duration.toMillis(timeout) }).pipe(
-      Effect.mapError((error) => new HeyoError.Connection({ message: error.message }))
-    )
+    const timeoutMs = Duration.toMillis(timeout)
+    const full = yield* p2p.Ticket.resolve(ticket, { relay: options?.relay, timeoutMs }).pipe(Effect.mapError(ticketError))
+    const endpoint = yield* p2p.P2pEndpoint.make({
+      connectTimeoutMs: timeoutMs,
+      config: options?.network === "production"
+        ? { mode: "production", relayUrl: options.irohRelayUrl }
+        : p2p.P2pEndpoint.loopback
+    }).pipe(Effect.mapError((error) => new HeyoError.Connection({ message: error.message })))
     // connecting first: a refused or dead ticket fails `connect`, not the first local connection
-    const connection = yield* endpoint.connect(ticket, p2p.HEY_PROXY_ALPN).pipe(
-      Effect.mapError((error) =>
-        error._tag === "InvalidTicket"
-          ? new HeyoError.InvalidArgument({ message: error.message })
-          : new HeyoError.Connection({ message: `heyo:// tunnel: ${error.message}` })
-      )
-    )
+    const connection = yield* endpoint.connect(full, p2p.HEY_PROXY_ALPN).pipe(Effect.mapError(ticketError))
     return yield* listen((socket) =>
       connection.openStream.pipe(
         Effect.flatMap((stream) => {

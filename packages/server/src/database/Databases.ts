@@ -34,6 +34,7 @@ import {
   TokenRefused,
   VersionConflict
 } from "./DatabaseError.js"
+import { randomId } from "../internal/RandomId.js"
 import { type Outcome, SqlProcess } from "./SqlProcess.js"
 import type { ExecValue, Request, StatementOutcome, StreamValue } from "./WorkerProtocol.js"
 
@@ -100,12 +101,6 @@ export interface Service {
 
 export class Databases extends Context.Tag("@heyo-effect/server/Databases")<Databases, Service>() {}
 
-const idAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-const randomId = (prefix: string) => {
-  let id = prefix
-  for (const b of crypto.randomBytes(8)) id += idAlphabet[b % idAlphabet.length]
-  return id
-}
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 const hashSecret = (secret: string) => crypto.createHash("sha256").update(secret).digest("hex")
 const now = () => new Date().toISOString()

@@ -21,6 +21,7 @@ import { Store } from "../state/Store.js"
 import * as ArchiveSeed from "./ArchiveSeed.js"
 import { Conflict, FileFailed, HostFailure, InvalidRequest, SandboxNotFound, TimedOut } from "./EngineError.js"
 import { KeyedLock } from "../internal/KeyedLock.js"
+import { randomId } from "../internal/RandomId.js"
 import { defaultSizeClass, sizeClasses } from "./SizeClass.js"
 import * as Network from "../network/Network.js"
 import type { Policy as NetworkPolicy } from "../network/Policy.js"
@@ -112,15 +113,9 @@ export class Sandboxes extends Context.Tag("@heyo-effect/server/Sandboxes")<Sand
 
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 const envKeyPattern = /^[A-Za-z_][A-Za-z0-9_]*$/
-const idAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
 const defaultCwd = "/workspace"
 
-const newId = (): string => {
-  const bytes = crypto.randomBytes(8)
-  let id = "sb-"
-  for (const b of bytes) id += idAlphabet[b % idAlphabet.length]
-  return id
-}
+const newId = () => randomId("sb-")
 
 const now = () => new Date().toISOString()
 

@@ -7,11 +7,14 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { HeyoExec, HeyoFiles, HeyoSandbox, HeyoServer } from "@heyo-effect/protocol"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { Sandboxes } from "../../engine/Sandboxes.js"
-import { features } from "../../Features.js"
+import { features, p2pFeature } from "../../Features.js"
+import * as P2pGrants from "../../network/P2pGrants.js"
 import * as Body from "../Body.js"
 import * as ArchiveRoutes from "./ArchiveRoutes.js"
 import * as CheckpointRoutes from "./CheckpointRoutes.js"
+import * as DaemonRoutes from "./DaemonRoutes.js"
 import * as DatabaseRouter from "./DatabaseRouter.js"
 import { sandboxInfo } from "./SandboxView.js"
 import * as ShellRoutes from "./ShellRoutes.js"
@@ -33,15 +36,19 @@ export const router = HttpRouter.empty.pipe(
   HttpRouter.get("/health", HttpServerResponse.schemaJson(HeyoServer.Health)(new HeyoServer.Health({ status: "ok" }))),
   HttpRouter.get(
     "/capabilities",
-    HttpServerResponse.schemaJson(HeyoServer.Capabilities)(
-      new HeyoServer.Capabilities({
-        targetOs: "linux",
-        supportedDrivers: ["bubblewrap"],
-        archiveSupportedDrivers: [],
-        defaultDriver: "bubblewrap",
-        features
-      })
-    )
+    Effect.gen(function*() {
+      const p2p = yield* P2pGrants.optional
+      const p2pOn = Option.isSome(p2p) && p2p.value.available
+      return yield* HttpServerResponse.schemaJson(HeyoServer.Capabilities)(
+        new HeyoServer.Capabilities({
+          targetOs: "linux",
+          supportedDrivers: ["bubblewrap"],
+          archiveSupportedDrivers: [],
+          defaultDriver: "bubblewrap",
+          features: p2pOn ? features : features.filter((f) => f !== p2pFeature)
+        })
+      )
+    })
   ),
   HttpRouter.post(
     "/sandbox-deploy",
@@ -149,11 +156,14 @@ export const router = HttpRouter.empty.pipe(
       )
     })
   ),
-  HttpRouter.concat(CheckpointRoutes.router),
-  HttpRouter.concat(ArchiveRoutes.router),
-  HttpRouter.concat(ShellRoutes.router),
-  HttpRouter.concat(DatabaseRouter.router),
-  HttpRouter.concat(TunnelRoutes.router),
-  HttpRouter.concat(ProxyEndpointRoutes.router),
-  HttpRouter.concat(NetworkRoutes.router)
+  HttpRouter.concat(HttpRouter.concatAll(
+    CheckpointRoutes.router,
+    ArchiveRoutes.router,
+    ShellRoutes.router,
+    DatabaseRouter.router,
+    TunnelRoutes.router,
+    ProxyEndpointRoutes.router,
+    NetworkRoutes.router,
+    DaemonRoutes.router
+  ))
 )

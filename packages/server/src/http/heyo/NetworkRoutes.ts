@@ -3,7 +3,8 @@
  * default network appears once `/networks/me` or the services registry created it), `/networks/me`,
  * `GET|PATCH|DELETE /networks/:id` (`me` names the default network there too), members, and the
  * services registry of the default network under `/networks/me/services`, its `dial` answering a
- * `heyo+ws://` ticket (transport `ws_tcp_proxy`). Members and services of kind `local` or
+ * `heyo://` iroh ticket (transport `iroh_tcp_proxy`, P2pGrants.ts) or, with `?transport=ws` or
+ * `--p2p off`, a `heyo+ws://` ticket (`ws_tcp_proxy`). Members and services of kind `local` or
  * `deployed` name a heyod sandbox by id or name; they are stored by id.
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -11,12 +12,15 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { HeyoNetwork, HeyoTunnel } from "@heyo-effect/protocol"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { InvalidRequest } from "../../engine/EngineError.js"
 import { Sandboxes } from "../../engine/Sandboxes.js"
 import * as Network from "../../network/Network.js"
 import * as Networks from "../../network/Networks.js"
 import type { NetworkNotFound, ServiceNotFound, ServiceView } from "../../network/Networks.js"
 import type * as NetworksStore from "../../network/NetworksStore.js"
+import * as P2pGrants from "../../network/P2pGrants.js"
 import * as Body from "../Body.js"
 import { errorResponse } from "./ErrorResponse.js"
 
@@ -55,16 +59,25 @@ const baseUrl = Effect.map(
   (request) => `http://${request.headers["host"] ?? "127.0.0.1"}`
 )
 
-const ticketFor = (sandboxId: string, port: number) =>
+/** The route to a sandbox port: a `heyo://` ticket while P2P is on, unless `ws` is asked for. */
+const routeTo = (sandboxId: string, port: number, asked: "iroh" | "ws" = "iroh") =>
   Effect.gen(function*() {
+    const p2p = yield* P2pGrants.optional
+    if (asked === "iroh" && Option.isSome(p2p) && p2p.value.available) {
+      return { transport: "iroh_tcp_proxy" as const, connectionUrl: yield* p2p.value.ticket(sandboxId, port) }
+    }
     const grant = yield* (yield* Network.required).tunnelGrant(sandboxId, port)
-    return HeyoTunnel.formatTicket({ baseUrl: yield* baseUrl, sandboxId, port, grant })
+    return {
+      transport: HeyoTunnel.transport,
+      connectionUrl: HeyoTunnel.formatTicket({ baseUrl: yield* baseUrl, sandboxId, port, grant })
+    }
   })
 
 /** A live service carries the ticket that reaches it, unless it was registered with its own URL. */
 const serviceInfo = ({ live, row }: ServiceView) =>
   Effect.gen(function*() {
-    const connectionUrl = row.connectionUrl ?? (live ? yield* ticketFor(row.ref, row.port) : null)
+    const route = live && row.connectionUrl === null ? yield* routeTo(row.ref, row.port) : undefined
+    const connectionUrl = row.connectionUrl ?? route?.connectionUrl ?? null
     return new HeyoNetwork.NetworkService({
       id: row.id,
       networkId: row.networkId,
@@ -77,7 +90,8 @@ const serviceInfo = ({ live, row }: ServiceView) =>
       status: live ? "active" : "pending",
       connectionUrl,
       lastSeenAt: null,
-      transport: live ? HeyoTunnel.transport : "agent_proxy_pending"
+      // a URL given at registration is the registrant's own route: Heyo's are iroh tickets
+      transport: !live ? "agent_proxy_pending" : route?.transport ?? "iroh_tcp_proxy"
     })
   })
 
@@ -166,13 +180,13 @@ export const router = HttpRouter.empty.pipe(
     "/networks/me/services/:name/:port/dial",
     notFound(Effect.gen(function*() {
       const { name, port } = yield* servicePath
-      const route = yield* (yield* Networks.required).route(name, port)
+      const query = yield* HttpServerRequest.schemaSearchParams(Schema.Struct({ transport: Schema.optional(HeyoNetwork.DialTransport) })).pipe(
+        Effect.mapError(() => new InvalidRequest({ message: "transport: must be iroh or ws" }))
+      )
+      const target = yield* (yield* Networks.required).route(name, port)
+      const route = yield* routeTo(target.sandboxId, target.port, query.transport)
       return yield* HttpServerResponse.schemaJson(HeyoNetwork.ServiceRoute)(
-        new HeyoNetwork.ServiceRoute({
-          address: `${name}:${port}`,
-          transport: HeyoTunnel.transport,
-          connectionUrl: yield* ticketFor(route.sandboxId, route.port)
-        })
+        new HeyoNetwork.ServiceRoute({ address: `${name}:${port}`, ...route })
       )
     }))
   ),

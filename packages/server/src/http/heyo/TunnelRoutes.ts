@@ -1,7 +1,7 @@
 /**
  * Heyo `POST /sandboxes/:id/tcp-tunnel {port}` -> `{connection_url}` (reference/heyo-api.md
- * §2.5): a `heyo://` iroh ticket (P2pGrants.ts) unless the body asks `transport: "ws"` for
- * heyod's `heyo+ws://` tickets (protocol heyo/Tunnel.ts), the revocation extension
+ * §2.5): a `heyo://` iroh ticket (P2pGrants.ts) unless the body asks `transport: "ws"` (or heyod
+ * runs with `--p2p off`) for heyod's `heyo+ws://` tickets (protocol heyo/Tunnel.ts), the revocation extension
  * `DELETE /sandboxes/:id/tcp-tunnel/:port`, and the tickets' WebSocket
  * `/tunnels/:id/:port?grant=...`: its own credential (no API key), one TCP connection to the
  * port inside the sandbox per WebSocket, raw binary frames. A missing or revoked grant is a 403
@@ -66,7 +66,7 @@ export const router = HttpRouter.empty.pipe(
       const body = yield* Body.json(HeyoTunnel.TcpTunnelRequest)
       const record = yield* (yield* Sandboxes).get(id)
       const p2p = yield* P2pGrants.optional
-      if (body.transport !== "ws" && Option.isSome(p2p)) {
+      if (body.transport !== "ws" && Option.isSome(p2p) && p2p.value.available) {
         const connectionUrl = yield* p2p.value.ticket(record.id, body.port)
         return yield* HttpServerResponse.schemaJson(HeyoTunnel.TcpTunnelResponse)(
           new HeyoTunnel.TcpTunnelResponse({ connectionUrl })
