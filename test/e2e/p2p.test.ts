@@ -116,6 +116,19 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
   })
   const run = (command: string) => Effect.runPromise(Commands.run(sandboxId, command).pipe(Effect.provide(layer())))
 
+  /** Waits until the sandbox's echo server has exactly `n` established connections (its netns's /proc/net/tcp). */
+  const waitForEstablished = (n: number) =>
+    Effect.gen(function*() {
+      const count = `python3 -c "print(sum(1 for l in open('/proc/net/tcp').readlines()[1:] if l.split()[1].endswith(':%04X' % ${ECHO_PORT}) and l.split()[3] == '01'))"`
+      let seen = ""
+      for (let i = 0; i < 50; i++) {
+        seen = (yield* Effect.promise(() => run(count))).stdout.trim()
+        if (seen === String(n)) return
+        yield* Effect.sleep("100 millis")
+      }
+      assert.fail(`${n} established connections to the echo server expected, ${seen} seen`)
+    })
+
   /** Starts the servers (again after a restart: /tmp is fresh) and waits until both listen. */
   const startServers = async () => {
     await run(`cat > /tmp/servers.py <<'EOF'\n${servers}\nEOF\nnohup python3 /tmp/servers.py >/tmp/servers.log 2>&1 &`)
@@ -140,7 +153,7 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
     assert.deepStrictEqual(Heyod.leftovers(heyod.dataDir), { mounts: [], netns: [], cgroups: [], processes: [], loops: [] })
   })
 
-  it.live("Tunnel.connect(heyo://): 20 parallel connections each echo 1 MiB byte-exact; the Scope's end closes the listener", () =>
+  it.live("Tunnel.connect(heyo://): 20 parallel connections each echo 1 MiB byte-exact; the Scope's end closes the listener and every open stream", () =>
     Effect.gen(function*() {
       const ticket = yield* Tunnel.ticket(sandboxId, ECHO_PORT)
       assert.match(ticket, /^heyo:\/\/endpoint[a-z2-7]+$/)
@@ -156,9 +169,17 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
           }))
         )
         assert.deepStrictEqual(results.filter((ok) => !ok).length, 0)
+        // connections left open when the Scope closes: their streams must end too
+        for (let i = 0; i < 5; i++) {
+          const socket = net.connect({ host: "127.0.0.1", port: tunnel.localPort })
+          socket.on("error", () => undefined)
+          socket.write("x")
+        }
+        yield* waitForEstablished(5)
         return tunnel.localPort
       }))
       assert.isTrue(yield* Effect.promise(() => refused(port)), "the listener is closed with its Scope")
+      yield* waitForEstablished(0)
     }).pipe(Effect.provide(layer())), { timeout: 120_000 })
 
   it.live("a ticket for one port does not reach another; a revoked ticket is refused", () =>
