@@ -15,6 +15,7 @@ import * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import WebSocket from "ws"
 import * as Heyod from "../support/Heyod.js"
+import { echo, refused } from "../support/TcpProbe.js"
 import * as SdkClient from "./SdkClient.js"
 
 const KEY = "network-tunnel-key"
@@ -37,35 +38,6 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 `
-
-/** Sends `payload` over a fresh TCP connection and reads back as many bytes. */
-const echo = (port: number, payload: Buffer) =>
-  new Promise<Buffer>((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port })
-    const chunks: Array<Buffer> = []
-    let received = 0
-    socket.on("data", (chunk: Buffer) => {
-      chunks.push(chunk)
-      received += chunk.length
-      if (received >= payload.length) {
-        socket.end()
-        resolve(Buffer.concat(chunks))
-      }
-    })
-    socket.on("error", reject)
-    socket.on("close", () => received < payload.length && reject(new Error(`closed after ${received} bytes`)))
-    socket.write(payload)
-  })
-
-const refused = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port })
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(false)
-    })
-    socket.once("error", () => resolve(true))
-  })
 
 describe("tunnels to a sandbox port", () => {
   let heyod: Heyod.Heyod

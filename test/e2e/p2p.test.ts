@@ -21,6 +21,7 @@ import * as http from "node:http"
 import * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import * as Heyod from "../support/Heyod.js"
+import { echo, readUntilClose, refused } from "../support/TcpProbe.js"
 
 const KEY = "p2p-tunnel-key"
 const ECHO_PORT = 7000
@@ -55,45 +56,6 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=echo, args=(c,), daemon=True).start()
 `
-
-const echo = (port: number, payload: Buffer) =>
-  new Promise<Buffer>((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port })
-    const chunks: Array<Buffer> = []
-    let received = 0
-    socket.on("data", (chunk: Buffer) => {
-      chunks.push(chunk)
-      received += chunk.length
-      if (received >= payload.length) {
-        socket.end()
-        resolve(Buffer.concat(chunks))
-      }
-    })
-    socket.on("error", reject)
-    socket.on("close", () => received < payload.length && reject(new Error(`closed after ${received} bytes`)))
-    socket.write(payload)
-  })
-
-/** Everything the far end sends until it closes. */
-const readUntilClose = (port: number, send?: Buffer) =>
-  new Promise<Buffer>((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port })
-    const chunks: Array<Buffer> = []
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk))
-    socket.on("error", () => undefined)
-    socket.on("close", () => resolve(Buffer.concat(chunks)))
-    if (send !== undefined) socket.end(send)
-  })
-
-const refused = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port })
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(false)
-    })
-    socket.once("error", () => resolve(true))
-  })
 
 describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
   let heyod: Heyod.Heyod
@@ -314,24 +276,30 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
       assert.strictEqual(echoed, "raw bytes, no framing\n")
     }).pipe(Effect.provide(layer())), { timeout: 60_000 })
 
-  it.live("a heyod restart keeps the grant's endpoint id: the old ticket still works", () =>
+  it.live("a heyod restart keeps the grants' endpoint ids: old tickets still work, and a live layerP2p client carries on", () =>
     Effect.gen(function*() {
       const ticket = yield* Tunnel.ticket(sandboxId, ECHO_PORT).pipe(Effect.provide(layer()))
       const daemon = yield* daemonTicket.pipe(Effect.provide(layer()))
-      yield* Effect.promise(() => heyod.stop())
-      heyod = yield* Effect.promise(() => Heyod.start({ apiKey: KEY, dataDir: heyod.dataDir }))
+      // one P2P client across the restart: its iroh connection dies with the old heyod
       yield* Effect.gen(function*() {
-        yield* Sandbox.waitForReady(sandboxId)
-        yield* Effect.promise(startServers)
-        assert.strictEqual(yield* Tunnel.ticket(sandboxId, ECHO_PORT), ticket, "the same ticket after the restart")
-        yield* Effect.scoped(Effect.gen(function*() {
-          const tunnel = yield* Tunnel.connect(ticket)
-          const payload = crypto.randomBytes(64 * 1024)
-          const back = yield* Effect.promise(() => echo(tunnel.localPort, payload))
-          assert.isTrue(back.equals(payload))
-        }))
-        assert.deepStrictEqual(yield* daemonTicket, daemon, "the same daemon id and ticket after the restart")
-      }).pipe(Effect.provide(layer()))
+        assert.isTrue((yield* Sandbox.list()).some((s) => s.id === sandboxId))
+        yield* Effect.promise(() => heyod.stop())
+        heyod = yield* Effect.promise(() => Heyod.start({ apiKey: KEY, dataDir: heyod.dataDir }))
+        yield* Effect.gen(function*() {
+          yield* Sandbox.waitForReady(sandboxId)
+          yield* Effect.promise(startServers)
+          assert.strictEqual(yield* Tunnel.ticket(sandboxId, ECHO_PORT), ticket, "the same ticket after the restart")
+          yield* Effect.scoped(Effect.gen(function*() {
+            const tunnel = yield* Tunnel.connect(ticket)
+            const payload = crypto.randomBytes(64 * 1024)
+            const back = yield* Effect.promise(() => echo(tunnel.localPort, payload))
+            assert.isTrue(back.equals(payload))
+          }))
+          assert.deepStrictEqual(yield* daemonTicket, daemon, "the same daemon id and ticket after the restart")
+        }).pipe(Effect.provide(layer()))
+        const ran = yield* Commands.run(sandboxId, "echo still-here")
+        assert.strictEqual(ran.stdout, "still-here\n", "the client made before the restart reaches the new heyod")
+      }).pipe(Effect.provide(p2pLayer(daemon.ticket)))
       const listed = yield* Sandbox.list().pipe(Effect.provide(p2pLayer(daemon.ticket)))
       assert.isTrue(listed.some((s) => s.id === sandboxId), "the old daemon ticket reaches the restarted heyod")
     }), { timeout: 120_000 })

@@ -14,6 +14,7 @@ import type * as IrohTypes from "@number0/iroh/index.js"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
+import * as SynchronizedRef from "effect/SynchronizedRef"
 import type { Duplex } from "node:stream"
 import * as BiStream from "./BiStream.js"
 import * as Iroh from "./Iroh.js"
@@ -41,7 +42,7 @@ export interface Options {
 
 export interface Connection {
   readonly remoteId: string
-  /** A new bidirectional stream on this connection. */
+  /** A new bidirectional stream; dials the peer again first if the connection was closed. */
   readonly openStream: Effect.Effect<Duplex, P2pError>
 }
 
@@ -129,7 +130,8 @@ export const make = (options: Options = {}): Effect.Effect<P2pEndpoint, P2pError
       connect: (ticket, alpn) =>
         Effect.gen(function*() {
           const addr = yield* Ticket.parse(ticket)
-          const connection = yield* Effect.async<IrohTypes.Connection, P2pError>((resume) => {
+          const peer = addr.id().fmtShort()
+          const dial = Effect.async<IrohTypes.Connection, P2pError>((resume) => {
             let abandoned = false
             endpoint.connect(addr, bytes(alpn)).then(
               (connection) => {
@@ -137,22 +139,37 @@ export const make = (options: Options = {}): Effect.Effect<P2pEndpoint, P2pError
                 if (abandoned) connection.close(0n, [])
                 else resume(Effect.succeed(connection))
               },
-              (error) => resume(Effect.fail(failure(`connecting to ${addr.id().fmtShort()}`)(error)))
+              (error) => resume(Effect.fail(failure(`connecting to ${peer}`)(error)))
             )
             return Effect.sync(() => {
               abandoned = true
             })
           }).pipe(Effect.timeoutFail({
             duration: connectTimeout,
-            onTimeout: () => new P2pError({ message: `connecting to ${addr.id().fmtShort()}: no answer in ${connectTimeout} ms` })
+            onTimeout: () => new P2pError({ message: `connecting to ${peer}: no answer in ${connectTimeout} ms` })
           }))
-          yield* Effect.addFinalizer(() => Effect.sync(() => connection.close(0n, [])))
+          const current = yield* SynchronizedRef.make(yield* dial)
+          yield* Effect.addFinalizer(() => Effect.map(SynchronizedRef.get(current), (c) => c.close(0n, [])))
+          const open = (connection: IrohTypes.Connection) =>
+            Effect.tryPromise({ try: () => connection.openBi(), catch: failure("opening a stream") })
+          // A peer that restarted or went away closed the connection: the next stream dials again
+          // (once), so a long-lived tunnel outlives the peer's restart.
+          const redial = SynchronizedRef.updateAndGetEffect(current, (connection) =>
+            connection.closeReason() === null
+              ? Effect.succeed(connection)
+              : Effect.map(dial, (fresh) => {
+                connection.close(0n, [])
+                return fresh
+              }))
           return {
-            remoteId: connection.remoteId().toString(),
-            openStream: Effect.tryPromise({
-              try: () => connection.openBi(),
-              catch: failure("opening a stream")
-            }).pipe(Effect.map(BiStream.toDuplex))
+            remoteId: addr.id().toString(),
+            openStream: SynchronizedRef.get(current).pipe(
+              Effect.flatMap((connection) =>
+                connection.closeReason() === null ? open(connection) : Effect.fail(new P2pError({ message: "closed" }))
+              ),
+              Effect.orElse(() => Effect.flatMap(redial, open)),
+              Effect.map(BiStream.toDuplex)
+            )
           } satisfies Connection
         })
     } satisfies P2pEndpoint
