@@ -144,7 +144,9 @@ export const p2pBench = (url: string) =>
     yield* Console.log(row("connection set-up", median(figures.p2pHello), median(figures.wsHello), median(figures.directHello), "ms"))
     yield* Console.log(
       `medians; p2p = Tunnel.connect(heyo://) over iroh on loopback (minimal preset, no relay);\n` +
-        `ws = Tunnel.connect(heyo+ws://); direct = the same Node server on the host's loopback`
+        `ws = Tunnel.connect(heyo+ws://); direct = the same Node server on the host's loopback\n` +
+        `p2p is capped by @number0/iroh 1.1.0 moving bytes as number arrays (one napi call per byte each way),\n` +
+        `both ends on this process's JS thread here: see bench/p2p-boundary.ts`
     )
   }).pipe(
     Effect.scoped,
