@@ -88,7 +88,10 @@ describe("tunnels and bound URLs on the wire", () => {
     const ws = ticket.replace(/^heyo\+ws:/, "ws:")
     const noGrant = ws.replace(/\?grant=.*$/, "")
     expect(await upgradeStatus(noGrant, { authorization: `Bearer ${KEY}` }), "the API key is not a grant").toBe(401)
-    expect(await upgradeStatus(ws.replace(/grant=./, "grant=x"))).toBe(401)
+    // a wrong grant: the real one with its first character changed (never to itself)
+    const wrongGrant = ws.replace(/grant=(.)/, (_, c: string) => `grant=${c === "x" ? "y" : "x"}`)
+    expect(wrongGrant).not.toBe(ws)
+    expect(await upgradeStatus(wrongGrant)).toBe(401)
     // a plain GET with the right grant: 400, it needs an upgrade
     expectError(await client.request("GET", new URL(ticket.replace(/^heyo\+ws:/, "http:")).pathname + new URL(ticket.replace(/^heyo\+ws:/, "http:")).search, { authorization: null }), 400)
     const revoke = await client.request("DELETE", `/sandboxes/${id}/tcp-tunnel/6000`)

@@ -31,8 +31,11 @@ export interface P2pOptions {
   readonly relay?: string | undefined
 }
 
+// A specifier bundlers cannot follow: bundling the SDK must not pull in the native module.
+const p2pPackage = "@heyo-effect/p2p"
+
 const load = Effect.tryPromise({
-  try: (): Promise<P2p> => import("@heyo-effect/p2p"),
+  try: () => import(p2pPackage) as Promise<P2p>,
   catch: (error) =>
     new HeyoError.Connection({
       message: `heyo:// tickets need the optional package @heyo-effect/p2p: ${error instanceof Error ? error.message : String(error)}`,
