@@ -111,11 +111,18 @@ const frozen = <A>(id: string, cgroups: ReadonlyArray<string>, effect: Effect.Ef
       tryFs("freeze", id, () => freezer.freeze()),
       () =>
         Effect.gen(function*() {
-          while (!freezer.frozen()) {
+          for (let attempt = 1; !freezer.frozen(); attempt++) {
             if (Date.now() - started > freezeTimeoutMs) {
               return yield* new RuntimeError({ operation: "freeze", sandboxId: id, message: "the sandbox did not freeze within 10 s" })
             }
             yield* Effect.sleep("5 millis")
+            // v1 can stay FREEZING while tasks fork as it walks them: writing FROZEN again retries
+            // the stragglers, and now and then a short thaw lets a fork storm settle (as runc does)
+            if (attempt % 50 === 0) {
+              yield* tryFs("freeze", id, () => freezer.thaw())
+              yield* Effect.sleep("10 millis")
+            }
+            yield* tryFs("freeze", id, () => freezer.freeze())
           }
           return yield* effect
         }),
