@@ -22,18 +22,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { clock, median } from "./support/Measure.js"
 
 const dataMiB = Number(process.env["BENCH_CKPT_MIB"] ?? 1024)
 const runs = Number(process.env["BENCH_CKPT_RUNS"] ?? 5)
 const targetMillis = 300
-
-const median = (xs: ReadonlyArray<number>) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-const clock = () => Number(process.hrtime.bigint()) / 1e6
 
 const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {

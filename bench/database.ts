@@ -13,6 +13,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as path from "node:path"
+import { clock } from "./support/Measure.js"
 
 const ops = Number(process.env["BENCH_DB_OPS"] ?? 2000)
 
@@ -20,8 +21,6 @@ const rate = (count: number, millis: number) => count / (millis / 1000)
 
 const row = (what: string, ours: number, raw: number) =>
   `${what.padEnd(34)} ${ours.toFixed(0).padStart(8)} /s ${raw.toFixed(0).padStart(9)} /s ${(raw / ours).toFixed(1).padStart(7)}x slower`
-
-const clock = () => Number(process.hrtime.bigint()) / 1e6
 
 export const databaseBench = (url: string, dataDir: string) =>
   Effect.gen(function*() {

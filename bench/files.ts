@@ -21,19 +21,13 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { clock, median } from "./support/Measure.js"
 
 const MiB = 1024 * 1024
 const sizeMiB = Number(process.env["BENCH_FILES_MIB"] ?? 256)
 const runs = Number(process.env["BENCH_FILES_RUNS"] ?? 3)
 const targetPercent = 50
 
-const median = (xs: ReadonlyArray<number>) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-const clock = () => Number(process.hrtime.bigint()) / 1e6
 const rate = (millis: number) => sizeMiB / (millis / 1000)
 
 const row = (what: string, ours: ReadonlyArray<number>, base: ReadonlyArray<number>) => {

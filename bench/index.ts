@@ -46,6 +46,7 @@ import { joinTargetOf, rawExec, rawPipeBytes } from "./join.js"
 import { networkBench } from "./network.js"
 import { p2pBench } from "./p2p.js"
 import { streamBytes, wsLoopback } from "./stream.js"
+import { median, mibPerSecond } from "./support/Measure.js"
 
 const runs = Number(process.env["BENCH_RUNS"] ?? 20)
 const streamMiB = Number(process.env["BENCH_STREAM_MIB"] ?? 256)
@@ -54,12 +55,6 @@ const MiB = 1024 * 1024
 const streamTotal = streamMiB * MiB
 const producer = `head -c ${streamTotal} /dev/zero`
 const rawScript = path.join(path.dirname(fileURLToPath(import.meta.url)), "raw-sandbox.sh")
-
-const median = (xs: ReadonlyArray<number>) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
@@ -84,8 +79,6 @@ const timeRow = (what: string, ours: ReadonlyArray<number>, raw: ReadonlyArray<n
   const verdict = target === undefined ? "" : `  target <= ${target}x: ${ratio <= target ? "met" : "MISSED"}`
   return `${what.padEnd(col)} ${a.toFixed(1).padStart(8)} ms  ${b.toFixed(1).padStart(8)} ms  ${ratio.toFixed(2).padStart(6)}x${verdict}`
 }
-
-const mibPerSecond = (bytes: number, millis: number) => bytes / MiB / (millis / 1000)
 
 /** MiB/s, heyo beside a baseline: higher is better; ratio heyo/baseline as a percentage. */
 const rateRow = (what: string, ours: ReadonlyArray<number>, base: ReadonlyArray<number>, target?: number) => {

@@ -22,10 +22,11 @@ import * as Layer from "effect/Layer"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { drain, freePort, hello } from "./support/TcpClient.js"
+import { clock, median } from "./support/Measure.js"
 
 const MiB = 1024 * 1024
 const sizeMiB = Number(process.env["BENCH_NET_MIB"] ?? 256)
@@ -53,44 +54,6 @@ net.createServer((s) => {
 net.createServer((s) => { s.on("error", () => {}); s.end("k") }).listen(hello, "127.0.0.1")
 http.createServer((q, r) => r.end("ok")).listen(web, "127.0.0.1", () => console.log("ready"))
 `
-
-const median = (xs: ReadonlyArray<number>) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-const clock = () => Number(process.hrtime.bigint()) / 1e6
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-
-/** Reads a whole source connection; milliseconds. */
-const drain = (port: number) =>
-  new Promise<number>((resolve, reject) => {
-    const started = clock()
-    let got = 0
-    const socket = net.connect({ host: "127.0.0.1", port })
-    socket.on("data", (d: Buffer) => (got += d.length))
-    socket.on("error", reject)
-    socket.on("close", () => (got === sizeMiB * MiB ? resolve(clock() - started) : reject(new Error(`got ${got} bytes`))))
-  })
-
-/** Connect until the first byte; milliseconds. */
-const hello = (port: number) =>
-  new Promise<number>((resolve, reject) => {
-    const started = clock()
-    const socket = net.connect({ host: "127.0.0.1", port })
-    socket.once("data", () => {
-      resolve(clock() - started)
-      socket.destroy()
-    })
-    socket.on("error", reject)
-  })
 
 /** `requests` GETs, 8 at a time, keep-alive; requests per second. */
 const requestRate = (port: number, host: string) =>
@@ -150,10 +113,10 @@ export const networkBench = (url: string) =>
         if (ok) break
         yield* Effect.sleep("100 millis")
       }
-      yield* Effect.promise(() => drain(source.localPort))
+      yield* Effect.promise(() => drain(source.localPort, sizeMiB * MiB))
       for (let i = 0; i < runs; i++) {
-        tunnelDrain.push(sizeMiB / ((yield* Effect.promise(() => drain(source.localPort))) / 1000))
-        directDrain.push(sizeMiB / ((yield* Effect.promise(() => drain(ports[0]!))) / 1000))
+        tunnelDrain.push(sizeMiB / ((yield* Effect.promise(() => drain(source.localPort, sizeMiB * MiB))) / 1000))
+        directDrain.push(sizeMiB / ((yield* Effect.promise(() => drain(ports[0]!, sizeMiB * MiB))) / 1000))
       }
       for (let i = 0; i < runs * 10; i++) {
         tunnelHello.push(yield* Effect.promise(() => hello(greet.localPort)))

@@ -26,6 +26,7 @@ import * as readline from "node:readline"
 import { Readable, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { fileURLToPath } from "node:url"
+import { clock, mibPerSecond } from "./support/Measure.js"
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -34,8 +35,6 @@ const only = process.env["BENCH_P2P_BOUNDARY_ONLY"]?.split(",")
 const runs = (section: string) => only === undefined || only.includes(section)
 const alpn = Array.from(Buffer.from("heyo-bench/boundary/0"))
 
-const clock = () => Number(process.hrtime.bigint()) / 1e6
-const mibPerSec = (bytes: number, ms: number) => bytes / MiB / (ms / 1000)
 const size = (n: number) => (n >= MiB ? `${n / MiB} MiB` : `${n / KiB} KiB`)
 const line = (what: string, value: string) => console.log(`  ${what.padEnd(52)} ${value}`)
 
@@ -47,7 +46,7 @@ const rate = (bytes: number, f: () => void, repeat = 5) => {
     f()
     best = Math.min(best, clock() - started)
   }
-  return mibPerSec(bytes, best)
+  return mibPerSecond(bytes, best)
 }
 
 /**
@@ -88,7 +87,7 @@ const measured = async (bytes: number, f: () => Promise<void>) => {
   const elapsed = clock() - started
   const after = threadCpu()
   const perMiB = (ms: number) => (ms / (bytes / MiB)).toFixed(0).padStart(4)
-  return `${mibPerSec(bytes, elapsed).toFixed(1).padStart(6)} MiB/s   js ${perMiB(after.js - before.js)} ms/MiB   iroh ${perMiB(after.iroh - before.iroh)} ms/MiB`
+  return `${mibPerSecond(bytes, elapsed).toFixed(1).padStart(6)} MiB/s   js ${perMiB(after.js - before.js)} ms/MiB   iroh ${perMiB(after.iroh - before.iroh)} ms/MiB`
 }
 
 const endpoint = async (iroh: Iroh.Module) => {
@@ -188,7 +187,7 @@ const boundary = async (link: Pair) => {
       await written
     }
     await drained
-    line(`writeAll(${size(n)} array), JS thread blocked`, `${(syncMs / count).toFixed(2)} ms per call = ${mibPerSec(count * n, syncMs).toFixed(0)} MiB/s`)
+    line(`writeAll(${size(n)} array), JS thread blocked`, `${(syncMs / count).toFixed(2)} ms per call = ${mibPerSecond(count * n, syncMs).toFixed(0)} MiB/s`)
   }
   console.log("\nboundary: read(64 KiB) with the bytes already received (napi-rs Vec<u8> to an Array)")
   for (let round = 0; round < 3; round++) {
@@ -206,7 +205,7 @@ const boundary = async (link: Pair) => {
       reads++
     }
     const elapsed = clock() - started
-    line(`round ${round + 1}`, `${(elapsed / reads).toFixed(2)} ms per read (${reads} reads) = ${mibPerSec(got, elapsed).toFixed(1)} MiB/s`)
+    line(`round ${round + 1}`, `${(elapsed / reads).toFixed(2)} ms per read (${reads} reads) = ${mibPerSecond(got, elapsed).toFixed(1)} MiB/s`)
   }
 }
 

@@ -24,10 +24,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { drain, freePort, hello } from "./support/TcpClient.js"
+import { median } from "./support/Measure.js"
 
 const MiB = 1024 * 1024
 const sizeMiB = Number(process.env["BENCH_P2P_MIB"] ?? 64)
@@ -56,47 +57,7 @@ net.createServer((s) => { s.on("error", () => {}); s.resume(); s.end("k") }).lis
 `
 
 const opener = Buffer.from("g")
-
-const median = (xs: ReadonlyArray<number>) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-const clock = () => Number(process.hrtime.bigint()) / 1e6
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-
-/** Reads a whole source connection; MiB/s. */
-const drain = (port: number) =>
-  new Promise<number>((resolve, reject) => {
-    const started = clock()
-    let got = 0
-    const socket = net.connect({ host: "127.0.0.1", port })
-    socket.on("data", (d: Buffer) => (got += d.length))
-    socket.on("error", reject)
-    socket.write(opener)
-    socket.on("close", () =>
-      got === sizeMiB * MiB ? resolve(sizeMiB / ((clock() - started) / 1000)) : reject(new Error(`got ${got} bytes`)))
-  })
-
-/** Connect until the first byte; milliseconds. */
-const hello = (port: number) =>
-  new Promise<number>((resolve, reject) => {
-    const started = clock()
-    const socket = net.connect({ host: "127.0.0.1", port })
-    socket.once("data", () => {
-      resolve(clock() - started)
-      socket.destroy()
-    })
-    socket.on("error", reject)
-    socket.write(opener)
-  })
+const rate = (millis: number) => sizeMiB / (millis / 1000)
 
 const row = (what: string, p2p: number, ws: number, direct: number, unit: string) =>
   `${what.padEnd(34)} ${p2p.toFixed(1).padStart(9)} ${ws.toFixed(1).padStart(9)} ${direct.toFixed(1).padStart(9)} ${unit.padEnd(6)} ${(p2p / ws).toFixed(2).padStart(7)}x ${(p2p / direct).toFixed(2).padStart(7)}x`
@@ -120,20 +81,20 @@ export const p2pBench = (url: string) =>
       const wsGreet = yield* Tunnel.connect(yield* Tunnel.ticket(sandbox.id, 7001, { transport: "ws" }))
       // warm-up: the server may still be starting
       for (let i = 0; i < 100; i++) {
-        const ok = yield* Effect.promise(() => hello(wsGreet.localPort).then(() => true, () => false))
+        const ok = yield* Effect.promise(() => hello(wsGreet.localPort, opener).then(() => true, () => false))
         if (ok) break
         yield* Effect.sleep("100 millis")
       }
-      yield* Effect.promise(() => drain(p2pSource.localPort))
+      yield* Effect.promise(() => drain(p2pSource.localPort, sizeMiB * MiB, opener))
       for (let i = 0; i < runs; i++) {
-        figures.p2pDrain.push(yield* Effect.promise(() => drain(p2pSource.localPort)))
-        figures.wsDrain.push(yield* Effect.promise(() => drain(wsSource.localPort)))
-        figures.directDrain.push(yield* Effect.promise(() => drain(ports[0]!)))
+        figures.p2pDrain.push(rate(yield* Effect.promise(() => drain(p2pSource.localPort, sizeMiB * MiB, opener))))
+        figures.wsDrain.push(rate(yield* Effect.promise(() => drain(wsSource.localPort, sizeMiB * MiB, opener))))
+        figures.directDrain.push(rate(yield* Effect.promise(() => drain(ports[0]!, sizeMiB * MiB, opener))))
       }
       for (let i = 0; i < runs * 10; i++) {
-        figures.p2pHello.push(yield* Effect.promise(() => hello(p2pGreet.localPort)))
-        figures.wsHello.push(yield* Effect.promise(() => hello(wsGreet.localPort)))
-        figures.directHello.push(yield* Effect.promise(() => hello(ports[1]!)))
+        figures.p2pHello.push(yield* Effect.promise(() => hello(p2pGreet.localPort, opener)))
+        figures.wsHello.push(yield* Effect.promise(() => hello(wsGreet.localPort, opener)))
+        figures.directHello.push(yield* Effect.promise(() => hello(ports[1]!, opener)))
       }
     }))
     yield* sandbox.kill()
