@@ -189,4 +189,24 @@ describe("private networks between sandboxes", () => {
     const resolved = await exec(client, app, "getent hosts db")
     expect(resolved.stdout, resolved.stderr).toMatch(/^127\.77\.\d+\.\d+\s+db$/m)
   })
+
+  it("dial tickets are the registration's own: a tcp-tunnel revoke leaves them, removing the service revokes them", async () => {
+    const info = expectJson(await client.get(`/deployed-sandboxes/${db}`), 200)
+    if (info["status"] !== "running") {
+      expectStatus(await client.post(`/sandbox/${db}/start`), 200)
+      await sandboxes.waitFor(db, ["running"])
+    }
+    const program = Effect.gen(function*() {
+      const route = yield* Network.dialService("db", 5432)
+      const portTicket = yield* Tunnel.ticket(db, 5432)
+      expect(route.connectionUrl).not.toBe(portTicket)
+      yield* Tunnel.revoke(db, 5432)
+      const still = yield* Effect.scoped(Effect.map(Tunnel.connect(route.connectionUrl), () => "connected"))
+      yield* Network.removeService("db", 5432)
+      const refused = yield* Effect.flip(Effect.scoped(Tunnel.connect(route.connectionUrl)))
+      return { still, refused: refused._tag }
+    })
+    const result = await Effect.runPromise(program.pipe(Effect.provide(SdkClient.layer(heyod, { timeout: "2 seconds" }))))
+    expect(result).toEqual({ still: "connected", refused: "Connection" })
+  })
 })

@@ -17,8 +17,10 @@ import * as Redacted from "effect/Redacted"
 import * as Chunk from "effect/Chunk"
 import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
+import * as fs from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
+import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import * as Heyod from "../support/Heyod.js"
 import { echo, readUntilClose, refused } from "../support/TcpProbe.js"
@@ -198,12 +200,13 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
       assert.strictEqual((yield* Sandbox.list().pipe(Effect.provide(layer()))).some((s) => s.name === "e2e-p2p-client"), false)
     }), { timeout: 120_000 })
 
-  it.live("the daemon ticket opens the path, not the API: without the key it is Authentication; a deleted daemon's ticket is refused", () =>
+  it.live("the daemon ticket opens the path, not the API: without the key it is Authentication; deleting the daemon through its own ticket revokes it", () =>
     Effect.gen(function*() {
       const { id, ticket } = yield* daemonTicket.pipe(Effect.provide(layer()))
       const keyless = yield* Effect.flip(Sandbox.list().pipe(Effect.provide(p2pLayer(ticket, { apiKey: Redacted.make("") }))))
       assert.strictEqual(keyless._tag, "Authentication")
-      yield* Daemons.remove(id).pipe(Effect.provide(layer()))
+      // revoked through the ticket itself: the answer still gets out, new connections are refused
+      yield* Daemons.remove(id).pipe(Effect.provide(p2pLayer(ticket)))
       const refusedTicket = yield* Effect.flip(
         Sandbox.list().pipe(Effect.provide(p2pLayer(ticket, { timeout: "2 seconds" })))
       )
@@ -284,7 +287,12 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
       yield* Effect.gen(function*() {
         assert.isTrue((yield* Sandbox.list()).some((s) => s.id === sandboxId))
         yield* Effect.promise(() => heyod.stop())
+        // entries heyod cannot read are dropped with a warning, the rest still start
+        const grantsFile = path.join(heyod.dataDir, "network", "p2p.json")
+        const grants = JSON.parse(fs.readFileSync(grantsFile, "utf8")) as Record<string, unknown>
+        fs.writeFileSync(grantsFile, JSON.stringify({ ...grants, "sb-junk:1": { nope: 1 }, "what:is:this": { secretKey: "x", udpPort: 1, udpPort6: 1 } }))
         heyod = yield* Effect.promise(() => Heyod.start({ apiKey: KEY, dataDir: heyod.dataDir }))
+        assert.include(heyod.logs(), "dropping the unreadable P2P grant \"sb-junk:1\"")
         yield* Effect.gen(function*() {
           yield* Sandbox.waitForReady(sandboxId)
           yield* Effect.promise(startServers)

@@ -58,8 +58,16 @@ export interface P2pEndpoint {
    * its own fiber (interrupted when the endpoint's scope closes).
    */
   readonly serve: (alpn: string, onStream: (stream: Duplex) => Effect.Effect<void>) => Effect.Effect<void>
+  /**
+   * Refuses every connection from now on while the ones already open carry on (a revoked grant
+   * can still answer the request that revoked it); closing the scope ends those too.
+   */
+  readonly stopAccepting: Effect.Effect<void>
   readonly connect: (ticket: string, alpn: string) => Effect.Effect<Connection, P2pError | InvalidTicket, Scope.Scope>
 }
+
+/** How long a production endpoint waits for its home relay before handing out its ticket. */
+const onlineTimeoutMs = 10_000
 
 const bytes = (text: string) => Array.from(Buffer.from(text, "utf8"))
 
@@ -96,6 +104,16 @@ export const make = (options: Options = {}): Effect.Effect<P2pEndpoint, P2pError
     const fibers = yield* FiberSet.make()
     const run = yield* FiberSet.runtime(fibers)<never>()
     const connectTimeout = options.connectTimeoutMs ?? 10_000
+    let accepting = true
+    if (options.config?.mode === "production") {
+      // a ticket made before the home relay is known holds only interface addresses
+      yield* Effect.tryPromise(() => endpoint.online()).pipe(
+        Effect.timeout(onlineTimeoutMs),
+        Effect.catchAll(() =>
+          Effect.logWarning(`iroh endpoint ${endpoint.id().fmtShort()}: no home relay within ${onlineTimeoutMs} ms; its ticket holds direct addresses only`)
+        )
+      )
+    }
 
     const serveConnection = (incoming: IrohTypes.Incoming, alpn: string, onStream: (s: Duplex) => Effect.Effect<void>) =>
       Effect.gen(function*() {
@@ -124,9 +142,13 @@ export const make = (options: Options = {}): Effect.Effect<P2pEndpoint, P2pError
             const incoming = yield* Effect.tryPromise(() => endpoint.acceptNext()).pipe(Effect.orElseSucceed(() => null))
             // null: the endpoint is closed
             if (incoming === null) return
-            run(serveConnection(incoming, alpn, onStream))
+            if (accepting) run(serveConnection(incoming, alpn, onStream))
+            else void incoming.refuse().catch(() => undefined)
           }
         }),
+      stopAccepting: Effect.sync(() => {
+        accepting = false
+      }),
       connect: (ticket, alpn) =>
         Effect.gen(function*() {
           const addr = yield* Ticket.parse(ticket)

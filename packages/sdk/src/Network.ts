@@ -257,3 +257,18 @@ export const listServices = Effect.flatMap(Network, (n) => n.listServices)
 /** A ticket (`connectionUrl`) for `Tunnel.connect`. @since 0.1.0 */
 export const dialService = (name: string, port: number, options?: NetworkRegistry.DialOptions) =>
   Effect.flatMap(Network, (n) => n.dialService(name, port, options))
+/** @since 0.1.0 */
+export const getNetwork = (networkId: string) => Effect.flatMap(Network, (n) => n.getNetwork(networkId))
+/** @since 0.1.0 */
+export const updateNetwork = (
+  networkId: string,
+  patch: { readonly name?: string | undefined; readonly description?: string | null | undefined }
+) => Effect.flatMap(Network, (n) => n.updateNetwork(networkId, patch))
+/** @since 0.1.0 */
+export const deleteNetwork = (networkId: string) => Effect.flatMap(Network, (n) => n.deleteNetwork(networkId))
+/** @since 0.1.0 */
+export const listMembers = (networkId: string) => Effect.flatMap(Network, (n) => n.listMembers(networkId))
+/** @since 0.1.0 */
+export const resolveService = (name: string, port: number) => Effect.flatMap(Network, (n) => n.resolveService(name, port))
+/** Unregisters the service; its dial tickets stop working. @since 0.1.0 */
+export const removeService = (name: string, port: number) => Effect.flatMap(Network, (n) => n.removeService(name, port))

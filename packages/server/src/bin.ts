@@ -110,6 +110,8 @@ function p2pOptions(): Partial<Heyod.Options> {
   const p2p = flags.p2p ?? Heyod.defaults.p2p
   if (p2p !== "loopback" && p2p !== "production" && p2p !== "off") fail(`--p2p: "${p2p}" is not loopback, production or off`)
   if (flags["iroh-relay-url"] !== undefined && p2p !== "production") fail(`--iroh-relay-url needs --p2p production, not ${p2p}`)
+  // the daemon ticket would open heyod's whole API to anyone who obtains it
+  if (p2p === "production" && (apiKey === undefined || apiKey === "")) fail("--p2p production needs an API key (--api-key or HEYO_API_KEY)")
   // the environment variable is the Heyo SDKs' own: it applies only where relays are used at all
   const relay = p2p === "production" ? flags["iroh-relay-url"] ?? process.env["HEYO_IROH_RELAY_URL"] : undefined
   const irohRelayUrl = relay === undefined || relay === "" ? undefined : relay

@@ -5,8 +5,10 @@
  * on first use only. A QUIC stream reaches the peer with its first byte and hey-proxy has no
  * handshake, so a server that speaks first is reached once the local client sends something.
  */
+import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as net from "node:net"
 import * as HeyoError from "../HeyoError.js"
@@ -18,11 +20,13 @@ export interface P2pOptions {
   /**
    * `"loopback"` (the default): no relay and no discovery, bound to 127.0.0.1, so it reaches
    * peers on this machine only (heyod's default). `"production"`: iroh's n0 preset (public
-   * relays and discovery), or only `irohRelayUrl` when given, as the Heyo SDKs do with
-   * `HEYO_IROH_RELAY_URL`.
+   * relays and discovery), or only `irohRelayUrl` when given.
    */
   readonly network?: "loopback" | "production" | undefined
-  /** With `network: "production"`: this iroh relay instead of the n0 preset's. */
+  /**
+   * With `network: "production"`: this iroh relay instead of the n0 preset's. Defaults to the
+   * `HEYO_IROH_RELAY_URL` config value, as in the Heyo SDKs.
+   */
   readonly irohRelayUrl?: string | undefined
   /**
    * The ticket broker that resolves bare short codes (`heyo://<code>`), as Heyo's `relay`
@@ -58,11 +62,15 @@ export const connect = <H>(
     const p2p = yield* load
     const timeoutMs = Duration.toMillis(timeout)
     const full = yield* p2p.Ticket.resolve(ticket, { relay: options?.relay, timeoutMs }).pipe(Effect.mapError(ticketError))
+    const relayUrl = options?.network === "production" && options.irohRelayUrl === undefined
+      ? Option.getOrUndefined(Option.filter(
+        yield* Config.option(Config.string("HEYO_IROH_RELAY_URL")).pipe(Effect.orElseSucceed(Option.none)),
+        (url) => url !== ""
+      ))
+      : options?.irohRelayUrl
     const endpoint = yield* p2p.P2pEndpoint.make({
       connectTimeoutMs: timeoutMs,
-      config: options?.network === "production"
-        ? { mode: "production", relayUrl: options.irohRelayUrl }
-        : p2p.P2pEndpoint.loopback
+      config: options?.network === "production" ? { mode: "production", relayUrl } : p2p.P2pEndpoint.loopback
     }).pipe(Effect.mapError((error) => new HeyoError.Connection({ message: error.message })))
     // connecting first: a refused or dead ticket fails `connect`, not the first local connection
     const connection = yield* endpoint.connect(full, p2p.HEY_PROXY_ALPN).pipe(Effect.mapError(ticketError))

@@ -3,9 +3,12 @@
  * daemon, always `online`.
  * - `GET /me/daemons/:id/connection-ticket` -> `{connectionUrl, connection_url}`: a `heyo://`
  *   ticket whose streams reach heyod's own HTTP port (P2pGrants.ts), for
- *   `HeyoClient.layerP2p`; 409 with `--p2p off`. Requests through it still need the API key.
+ *   `HeyoClient.layerP2p`; 409 with `--p2p off`. Requests through it pass the same API key check
+ *   as any other (a heyod without a key is open to the ticket's holders, so production needs one).
  * - `DELETE /me/daemons/:id` revokes that ticket (heyod cannot unregister itself from itself):
- *   the next one has a new endpoint id. Sandboxes are untouched, as on Heyo.
+ *   new connections are refused at once, open ones end 2 s later (so the answer gets out when the
+ *   request came through the ticket itself); the next ticket has a new endpoint id. Sandboxes
+ *   are untouched, as on Heyo.
  * - `GET /me/daemons/:id/sandboxes` lists heyod's sandboxes.
  * Any other id is a 404.
  */

@@ -59,24 +59,47 @@ const baseUrl = Effect.map(
   (request) => `http://${request.headers["host"] ?? "127.0.0.1"}`
 )
 
-/** The route to a sandbox port: a `heyo://` ticket while P2P is on, unless `ws` is asked for. */
-const routeTo = (sandboxId: string, port: number, asked: "iroh" | "ws" = "iroh") =>
+const wsRoute = (row: NetworksStore.ServiceRow) =>
   Effect.gen(function*() {
-    const p2p = yield* P2pGrants.optional
-    if (asked === "iroh" && Option.isSome(p2p) && p2p.value.available) {
-      return { transport: "iroh_tcp_proxy" as const, connectionUrl: yield* p2p.value.ticket(sandboxId, port) }
-    }
-    const grant = yield* (yield* Network.required).tunnelGrant(sandboxId, port)
+    const grant = yield* (yield* Network.required).tunnelGrant(row.ref, row.port)
     return {
       transport: HeyoTunnel.transport,
-      connectionUrl: HeyoTunnel.formatTicket({ baseUrl: yield* baseUrl, sandboxId, port, grant })
+      connectionUrl: HeyoTunnel.formatTicket({ baseUrl: yield* baseUrl, sandboxId: row.ref, port: row.port, grant })
     }
   })
 
-/** A live service carries the ticket that reaches it, unless it was registered with its own URL. */
+/**
+ * The route to a service: while P2P is on, a `heyo://` ticket of the service's own grant (it
+ * reaches this registration while it is live, and is revoked with it), unless `ws` is asked for.
+ */
+const routeTo = (row: NetworksStore.ServiceRow, asked: "iroh" | "ws" = "iroh") =>
+  Effect.gen(function*() {
+    const p2p = yield* P2pGrants.optional
+    if (asked === "iroh" && Option.isSome(p2p) && p2p.value.available) {
+      const connectionUrl = yield* p2p.value.serviceTicket({ id: row.id, name: row.name, port: row.port })
+      return { transport: "iroh_tcp_proxy" as const, connectionUrl }
+    }
+    return yield* wsRoute(row)
+  })
+
+/** Heyo's registered routes are iroh tickets; a `heyo+ws://` URL is heyod's WebSocket kind. */
+const transportOf = (connectionUrl: string) =>
+  HeyoTunnel.parseTicket(connectionUrl) === undefined ? "iroh_tcp_proxy" : HeyoTunnel.transport
+
+/**
+ * A live service carries the ticket that reaches it, unless it was registered with its own URL.
+ * A listing must not fail for one service whose P2P endpoint cannot start: it falls back to ws.
+ */
 const serviceInfo = ({ live, row }: ServiceView) =>
   Effect.gen(function*() {
-    const route = live && row.connectionUrl === null ? yield* routeTo(row.ref, row.port) : undefined
+    const route = live && row.connectionUrl === null
+      ? yield* routeTo(row).pipe(
+        Effect.catchTag("HostFailure", (error) =>
+          Effect.logWarning(`service ${row.name}:${row.port}: ${error.message}; listing its heyo+ws:// route`).pipe(
+            Effect.zipRight(wsRoute(row))
+          ))
+      )
+      : undefined
     const connectionUrl = row.connectionUrl ?? route?.connectionUrl ?? null
     return new HeyoNetwork.NetworkService({
       id: row.id,
@@ -90,8 +113,7 @@ const serviceInfo = ({ live, row }: ServiceView) =>
       status: live ? "active" : "pending",
       connectionUrl,
       lastSeenAt: null,
-      // a URL given at registration is the registrant's own route: Heyo's are iroh tickets
-      transport: !live ? "agent_proxy_pending" : route?.transport ?? "iroh_tcp_proxy"
+      transport: !live ? "agent_proxy_pending" : route?.transport ?? transportOf(row.connectionUrl ?? "")
     })
   })
 
@@ -172,7 +194,14 @@ export const router = HttpRouter.empty.pipe(
     "/networks/me/services/:name/:port",
     Effect.gen(function*() {
       const { name, port } = yield* servicePath
-      yield* (yield* Networks.required).unregister(name, port)
+      const networks = yield* Networks.required
+      const existing = yield* Effect.option(networks.resolve(name, port))
+      yield* networks.unregister(name, port)
+      // its dial tickets go with the registration
+      const p2p = yield* P2pGrants.optional
+      if (Option.isSome(existing) && Option.isSome(p2p)) {
+        yield* p2p.value.revokeService({ id: existing.value.row.id, name, port })
+      }
       return HttpServerResponse.empty({ status: 204 })
     })
   ),
@@ -183,8 +212,10 @@ export const router = HttpRouter.empty.pipe(
       const query = yield* HttpServerRequest.schemaSearchParams(Schema.Struct({ transport: Schema.optional(HeyoNetwork.DialTransport) })).pipe(
         Effect.mapError(() => new InvalidRequest({ message: "transport: must be iroh or ws" }))
       )
-      const target = yield* (yield* Networks.required).route(name, port)
-      const route = yield* routeTo(target.sandboxId, target.port, query.transport)
+      const networks = yield* Networks.required
+      // 409 without a live route, before any ticket is made
+      yield* networks.route(name, port)
+      const route = yield* routeTo((yield* networks.resolve(name, port)).row, query.transport)
       return yield* HttpServerResponse.schemaJson(HeyoNetwork.ServiceRoute)(
         new HeyoNetwork.ServiceRoute({ address: `${name}:${port}`, ...route })
       )
