@@ -178,6 +178,16 @@ describe("Heyo shell-stream WebSocket", () => {
     await shell.untilText("exit")
   })
 
+  it("close ends a shell that ignores the hang-up too: SIGKILL after --kill-grace, then exit", async () => {
+    const shell = await start({ cols: 80, rows: 24 })
+    await shell.untilText("ready")
+    shell.write("trap '' HUP; echo trap-$((40+2))\n")
+    await shell.untilOutput(/trap-42\r\n/)
+    shell.send({ type: "close" })
+    const exit = await shell.untilText("exit")
+    expect(exit["code"]).toBe(137)
+  })
+
   it("a resume with sessionId after a dropped socket replays the frames after the last ack: same seq, same bytes", async () => {
     const first = await start({ cols: 80, rows: 24 })
     const sessionId = String((await first.untilText("ready"))["sessionId"])

@@ -35,6 +35,7 @@ export const serve = (sandboxId: string) =>
     const sessions = yield* Sessions
     const config = yield* ServerConfig
     const socket = yield* WebSocketUpgrade.accept()
+    const socketScope = yield* Effect.scope
     const send = (message: HeyoShell.ServerMessage) => socket.send(encodeText(message))
     const fail = (code: string, message: string) =>
       send(new HeyoShell.ErrorMessage({ code, message })).pipe(Effect.zipRight(socket.close(1000)))
@@ -125,8 +126,14 @@ export const serve = (sandboxId: string) =>
             session.ackedSeq = Math.max(session.ackedSeq, Math.min(m.seq, session.log.lastSeq))
           })
         case "close":
-          // The client is done with the shell: hang it up; its exit is then reported.
-          return session.process.signal("SIGHUP")
+          // The client is done with the shell: hang it up, and SIGKILL it `killGrace` later if a
+          // program in it survives the hang-up; its exit is then reported.
+          return sessions.kill(session, "SIGHUP", config.killGrace).pipe(
+            Effect.flatMap(Stream.runDrain),
+            Effect.ignore,
+            Effect.forkIn(socketScope),
+            Effect.asVoid
+          )
         case "init":
           return Effect.void
       }
