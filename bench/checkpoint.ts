@@ -10,19 +10,16 @@
  * measures the plain-directory fallback), or from bench/index.ts.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Checkpoint, Commands, HeyoClient, Sandbox } from "@heyo-effect/sdk"
-import { Heyod } from "@heyo-effect/server"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { clock, median } from "./support/Measure.js"
+import { runAlone } from "./support/Standalone.js"
 
 const dataMiB = Number(process.env["BENCH_CKPT_MIB"] ?? 1024)
 const runs = Number(process.env["BENCH_CKPT_RUNS"] ?? 5)
@@ -96,13 +93,4 @@ export const checkpointBench = (url: string, dataDir: string) =>
     Effect.provide(Sandbox.layer.pipe(Layer.provide(HeyoClient.layer({ baseUrl: url })), Layer.provide(NodeHttpClient.layerUndici)))
   )
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const main = Effect.gen(function*() {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "heyo-bench-ckpt-"))
-    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
-    const storage = process.env["BENCH_CKPT_STORAGE"] === "dir" ? "dir" : "auto"
-    const url = yield* Heyod.url.pipe(Effect.provide(yield* Layer.build(Heyod.layer({ port: 0, dataDir, storage }))))
-    yield* checkpointBench(url, dataDir)
-  })
-  NodeRuntime.runMain(Effect.scoped(main))
-}
+runAlone(import.meta.url, checkpointBench, { storage: process.env["BENCH_CKPT_STORAGE"] === "dir" ? "dir" : "auto" })

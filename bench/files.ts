@@ -8,9 +8,7 @@
  * with `tsx bench/files.ts` (it starts its own heyod), or from bench/index.ts.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Files, HeyoClient, Sandbox } from "@heyo-effect/sdk"
-import { Heyod } from "@heyo-effect/server"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -18,10 +16,9 @@ import * as Stream from "effect/Stream"
 import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { clock, median } from "./support/Measure.js"
+import { runAlone } from "./support/Standalone.js"
 
 const MiB = 1024 * 1024
 const sizeMiB = Number(process.env["BENCH_FILES_MIB"] ?? 256)
@@ -110,12 +107,4 @@ export const filesBench = (url: string, dataDir: string) =>
     Effect.provide(Sandbox.layer.pipe(Layer.provide(HeyoClient.layer({ baseUrl: url })), Layer.provide(NodeHttpClient.layerUndici)))
   )
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const main = Effect.gen(function*() {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "heyo-bench-files-"))
-    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
-    const url = yield* Heyod.url.pipe(Effect.provide(yield* Layer.build(Heyod.layer({ port: 0, dataDir }))))
-    yield* filesBench(url, dataDir)
-  })
-  NodeRuntime.runMain(Effect.scoped(main))
-}
+runAlone(import.meta.url, filesBench)

@@ -13,9 +13,7 @@
  * BENCH_NET_REQUESTS (default 2000). Run alone with `tsx bench/network.ts`.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Commands, HeyoClient, Network, Sandbox, Tunnel } from "@heyo-effect/sdk"
-import { Heyod } from "@heyo-effect/server"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -24,9 +22,9 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { drain, freePort, hello } from "./support/TcpClient.js"
 import { clock, median } from "./support/Measure.js"
+import { runAlone } from "./support/Standalone.js"
 
 const MiB = 1024 * 1024
 const sizeMiB = Number(process.env["BENCH_NET_MIB"] ?? 256)
@@ -143,12 +141,4 @@ export const networkBench = (url: string) =>
     Effect.provide(Sandbox.layer.pipe(Layer.provide(HeyoClient.layer({ baseUrl: url })), Layer.provide(NodeHttpClient.layerUndici)))
   )
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const main = Effect.gen(function*() {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "heyo-bench-net-data-"))
-    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
-    const url = yield* Heyod.url.pipe(Effect.provide(yield* Layer.build(Heyod.layer({ port: 0, dataDir }))))
-    yield* networkBench(url)
-  })
-  NodeRuntime.runMain(Effect.scoped(main))
-}
+runAlone(import.meta.url, networkBench)

@@ -16,9 +16,7 @@
  * Run alone with `tsx bench/p2p.ts`.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Commands, HeyoClient, Sandbox, Tunnel } from "@heyo-effect/sdk"
-import { Heyod } from "@heyo-effect/server"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -26,9 +24,9 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { drain, freePort, hello } from "./support/TcpClient.js"
 import { median } from "./support/Measure.js"
+import { runAlone } from "./support/Standalone.js"
 
 const MiB = 1024 * 1024
 const sizeMiB = Number(process.env["BENCH_P2P_MIB"] ?? 64)
@@ -114,12 +112,4 @@ export const p2pBench = (url: string) =>
     Effect.provide(Sandbox.layer.pipe(Layer.provideMerge(HeyoClient.layer({ baseUrl: url })), Layer.provide(NodeHttpClient.layerUndici)))
   )
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const main = Effect.gen(function*() {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "heyo-bench-p2p-data-"))
-    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
-    const url = yield* Heyod.url.pipe(Effect.provide(yield* Layer.build(Heyod.layer({ port: 0, dataDir }))))
-    yield* p2pBench(url)
-  })
-  NodeRuntime.runMain(Effect.scoped(main))
-}
+runAlone(import.meta.url, p2pBench)

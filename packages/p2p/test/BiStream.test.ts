@@ -4,20 +4,7 @@ import * as Fiber from "effect/Fiber"
 import * as crypto from "node:crypto"
 import type { Duplex } from "node:stream"
 import { HEY_PROXY_ALPN, P2pEndpoint } from "../src/index.js"
-
-const readAll = (stream: Duplex) =>
-  Effect.async<Buffer>((resume) => {
-    const chunks: Array<Buffer> = []
-    stream.on("data", (c: Buffer) => chunks.push(c))
-    stream.once("end", () => resume(Effect.succeed(Buffer.concat(chunks))))
-    stream.once("error", (e) => resume(Effect.die(e)))
-  })
-
-const echo = (stream: Duplex) =>
-  Effect.async<void>((resume) => {
-    stream.pipe(stream)
-    stream.once("close", () => resume(Effect.void))
-  })
+import { echo, readAll } from "./support/Streams.js"
 
 /** Writes `payload` in chunks of random sizes, some corked together so they reach `writev`. */
 const writeScattered = (stream: Duplex, payload: Buffer) =>

@@ -1,22 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as crypto from "node:crypto"
-import type { Duplex } from "node:stream"
 import { BiStream, HEY_PROXY_ALPN, P2pEndpoint, Ticket } from "../src/index.js"
-
-const readAll = (stream: Duplex) =>
-  Effect.async<Buffer>((resume) => {
-    const chunks: Array<Buffer> = []
-    stream.on("data", (c: Buffer) => chunks.push(c))
-    stream.once("end", () => resume(Effect.succeed(Buffer.concat(chunks))))
-    stream.once("error", (e) => resume(Effect.die(e)))
-  })
-
-const echo = (stream: Duplex) =>
-  Effect.async<void>((resume) => {
-    stream.pipe(stream)
-    stream.once("close", () => resume(Effect.void))
-  })
+import { echo, readAll } from "./support/Streams.js"
 
 describe("P2pEndpoint (loopback, minimal preset, no relay)", () => {
   it.live("binds on loopback only and formats a heyo:// ticket that parses back", () =>
