@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Heyod from "../support/Heyod.js"
+import { startPythonServer } from "../support/SandboxServer.js"
 import * as SdkClient from "./SdkClient.js"
 import { Client, exec, expectJson, expectStatus, Sandboxes, show, stopAndCheck } from "../conformance/Wire.js"
 
@@ -70,13 +71,7 @@ describe("private networks between sandboxes", () => {
       sandboxes.running({ name: "net-app", size_class: "micro" }),
       sandboxes.running({ name: "net-outsider", size_class: "micro" })
     ])
-    await exec(client, db, `cat > /tmp/db.py <<'EOF'\n${server}\nEOF\nnohup python3 /tmp/db.py >/tmp/db.log 2>&1 &`)
-    const deadline = Date.now() + 10_000
-    while (Date.now() < deadline) {
-      const up = await exec(client, db, `python3 -c "import socket; socket.create_connection(('127.0.0.1', 5432)).close()"`)
-      if (up.exit_code === 0) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await startPythonServer(async (command) => ({ exitCode: (await exec(client, db, command)).exit_code }), "db", server, 5432)
     networkId = String(expectJson(await client.get("/networks/me"), 200)["id"])
     for (const member of [db, app]) {
       expectJson(await client.post(`/networks/${networkId}/members`, { sandbox_kind: "local", sandbox_ref: member }), 200)

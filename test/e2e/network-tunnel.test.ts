@@ -15,6 +15,7 @@ import * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import WebSocket from "ws"
 import * as Heyod from "../support/Heyod.js"
+import { startPythonServer } from "../support/SandboxServer.js"
 import { echo, refused } from "../support/TcpProbe.js"
 import * as SdkClient from "./SdkClient.js"
 
@@ -55,13 +56,7 @@ describe("tunnels to a sandbox port", () => {
     sandboxId = await Effect.runPromise(
       Sandbox.create({ name: "e2e-tunnel" }).pipe(Effect.map((s) => s.id as string), Effect.provide(layer()))
     )
-    await run(`cat > /tmp/echo.py <<'EOF'\n${echoServer}\nEOF\nnohup python3 /tmp/echo.py >/tmp/echo.log 2>&1 &`)
-    const deadline = Date.now() + 10_000
-    while (Date.now() < deadline) {
-      const probe = await run(`python3 -c "import socket; socket.create_connection(('127.0.0.1', ${ECHO_PORT})).close()"`)
-      if (probe.exitCode === 0) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await startPythonServer(run, "echo", echoServer, ECHO_PORT)
   })
   afterAll(async () => {
     if (heyod === undefined) return

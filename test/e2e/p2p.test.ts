@@ -23,6 +23,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import * as Heyod from "../support/Heyod.js"
+import { startPythonServer } from "../support/SandboxServer.js"
 import { echo, readUntilClose, refused } from "../support/TcpProbe.js"
 
 const KEY = "p2p-tunnel-key"
@@ -95,13 +96,7 @@ describe("P2P (iroh, hey-proxy) tunnels to a sandbox port", () => {
 
   /** Starts the servers (again after a restart: /tmp is fresh) and waits until both listen. */
   const startServers = async () => {
-    await run(`cat > /tmp/servers.py <<'EOF'\n${servers}\nEOF\nnohup python3 /tmp/servers.py >/tmp/servers.log 2>&1 &`)
-    const deadline = Date.now() + 10_000
-    while (Date.now() < deadline) {
-      const probe = await run(`python3 -c "import socket; socket.create_connection(('127.0.0.1', ${OTHER_PORT})).close()"`)
-      if (probe.exitCode === 0) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await startPythonServer(run, "servers", servers, OTHER_PORT)
   }
 
   beforeAll(async () => {

@@ -50,6 +50,24 @@ type Item =
   | { readonly _tag: "Closed" }
   | { readonly _tag: "Failed"; readonly error: HeyoError.Connection }
 
+/**
+ * The next message of a socket's queue. A Closed marker is put back, so every later pull ends
+ * too; `onMessage` sees each message taken (for read backpressure).
+ */
+const takeFrom = (queue: Queue.Queue<Item>, onMessage: (size: number) => void = () => undefined) =>
+  Effect.flatMap(Queue.take(queue), (item): Effect.Effect<string | Uint8Array, Option.Option<HeyoError.Connection>> => {
+    switch (item._tag) {
+      case "Message":
+        onMessage(item.size)
+        return Effect.succeed(item.data)
+      case "Closed":
+        Queue.unsafeOffer(queue, item)
+        return Effect.fail(Option.none())
+      case "Failed":
+        return Effect.fail(Option.some(item.error))
+    }
+  })
+
 const toBytes = (data: WebSocket.RawData): Uint8Array => {
   const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
@@ -149,20 +167,11 @@ export const connect = (config: ConnectorConfig, options: ConnectOptions) =>
         })
     )
 
-    const take = Effect.flatMap(Queue.take(queue), (item): Effect.Effect<string | Uint8Array, Option.Option<HeyoError.Connection>> => {
-      switch (item._tag) {
-        case "Message":
-          buffered -= item.size
-          if (paused && buffered < lowWater) {
-            paused = false
-            ws.resume()
-          }
-          return Effect.succeed(item.data)
-        case "Closed":
-          Queue.unsafeOffer(queue, item)
-          return Effect.fail(Option.none())
-        case "Failed":
-          return Effect.fail(Option.some(item.error))
+    const take = takeFrom(queue, (size) => {
+      buffered -= size
+      if (paused && buffered < lowWater) {
+        paused = false
+        ws.resume()
       }
     })
 
@@ -244,17 +253,7 @@ export const connectStandard = (config: ConnectorConfig, Constructor: WebSocketC
       (ws) => Effect.sync(() => ws.readyState < 2 && ws.close(1000))
     )
 
-    const take = Effect.flatMap(Queue.take(queue), (item): Effect.Effect<string | Uint8Array, Option.Option<HeyoError.Connection>> => {
-      switch (item._tag) {
-        case "Message":
-          return Effect.succeed(item.data)
-        case "Closed":
-          Queue.unsafeOffer(queue, item)
-          return Effect.fail(Option.none())
-        case "Failed":
-          return Effect.fail(Option.some(item.error))
-      }
-    })
+    const take = takeFrom(queue)
 
     // No drain event on a standard WebSocket: poll bufferedAmount while it is past the mark.
     const send = (data: Uint8Array | string) =>
