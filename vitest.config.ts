@@ -18,6 +18,9 @@ export default defineConfig({
           include: ["test/**/*.test.ts"],
           setupFiles: ["./vitest.setup.ts"],
           fileParallelism: false,
+          // as heyod runs: Buffers are freed with their wrappers, and a small young generation
+          // collects those often, so a test streaming 1 GiB keeps under its 256 MB peak
+          poolOptions: { forks: { execArgv: ["--max-semi-space-size=4"] } },
           testTimeout: 60_000,
           hookTimeout: 120_000
         }

@@ -3,10 +3,10 @@
  * namespace) and waits until it listens. Killing it, or heyod exiting (its stdin closes), ends it.
  */
 import * as Effect from "effect/Effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { hostEnv } from "../runtime/HostCommand.js"
 import { RuntimeError } from "../runtime/Runtime.js"
+import { spawnInNetns } from "./NetnsNode.js"
 
 const script = fileURLToPath(new URL("./forwarder.cjs", import.meta.url))
 
@@ -27,23 +27,10 @@ export const start = (spec: {
   Effect.async<Forwarder, RuntimeError>((resume) => {
     const fail = (message: string) =>
       new RuntimeError({ operation: "network", sandboxId: spec.sandboxId, message: `egress forwarder: ${message}` })
-    const child = spawn(spec.nsenter, [
-      `--net=${spec.netnsPath}`,
-      "--",
-      process.execPath,
-      "--max-old-space-size=32",
-      script,
-      spec.egressSocket,
-      spec.ingressSocket
-    ], { env: hostEnv, cwd: "/", stdio: ["pipe", "pipe", "pipe"] })
+    const { child, kill } = spawnInNetns(spec.nsenter, spec.netnsPath, script, [spec.egressSocket, spec.ingressSocket])
     let out = ""
     let err = ""
     let settled = false
-    const exited = new Promise<void>((done) => child.once("exit", () => done()))
-    const kill = () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-      return exited
-    }
     const settle = (result: Effect.Effect<Forwarder, RuntimeError>) => {
       if (settled) return
       settled = true
@@ -57,7 +44,6 @@ export const start = (spec: {
     child.stderr!.setEncoding("utf8").on("data", (d: string) => {
       err = (err + d).slice(-2000)
     })
-    child.stdin!.on("error", () => {})
     child.once("error", (error) => settle(Effect.fail(fail(error.message))))
     child.once("exit", (code, signal) => settle(Effect.fail(fail(`exited (${signal ?? code}) before it was ready: ${err.trim()}`))))
     const timer = setTimeout(() => {

@@ -4,10 +4,9 @@
  * Killing it, or heyod exiting (its stdin closes), ends it.
  */
 import * as Effect from "effect/Effect"
-import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { hostEnv } from "../runtime/HostCommand.js"
 import { RuntimeError } from "../runtime/Runtime.js"
+import { spawnInNetns } from "./NetnsNode.js"
 
 const script = fileURLToPath(new URL("./service-forwarder.cjs", import.meta.url))
 
@@ -30,20 +29,7 @@ export const start = (spec: {
   Effect.async<ServiceForwarder, RuntimeError>((resume) => {
     const fail = (message: string) =>
       new RuntimeError({ operation: "network", sandboxId: spec.sandboxId, message: `service forwarder: ${message}` })
-    const child = spawn(spec.nsenter, [
-      `--net=${spec.netnsPath}`,
-      "--",
-      process.execPath,
-      "--max-old-space-size=32",
-      script,
-      spec.relaySocket
-    ], { env: hostEnv, cwd: "/", stdio: ["pipe", "pipe", "pipe"] })
-    const exited = new Promise<void>((done) => child.once("exit", () => done()))
-    const alive = () => child.exitCode === null && child.signalCode === null
-    const kill = () => {
-      if (alive()) child.kill("SIGKILL")
-      return exited
-    }
+    const { alive, child, kill } = spawnInNetns(spec.nsenter, spec.netnsPath, script, [spec.relaySocket])
     let out = ""
     let settled = false
     let gen = 0
@@ -64,7 +50,6 @@ export const start = (spec: {
       }
     })
     child.stderr!.setEncoding("utf8").on("data", (d: string) => spec.log(`service forwarder ${spec.sandboxId}: ${d.trim()}`))
-    child.stdin!.on("error", () => {})
     child.once("exit", () => {
       for (const done of waiting.values()) done()
       waiting.clear()
